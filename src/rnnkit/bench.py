@@ -1,0 +1,121 @@
+"""The cell benchmark: rnnkit's layers timed side by side with torch.nn in one process.
+
+Each row times forward (eval, no grad) and forward+backward (train mode) of one configuration at
+batch 64, 100 steps, input size = hidden size, interleaving rnnkit and the torch.nn reference run by
+run and taking medians, so the ratio holds on a noisy shared machine. Variants are compared with the
+standard torch.nn layer of the same mode and size: the price of the variant, not of a like-for-like
+kernel. GFLOP/s counts the matrix products only (2*B*T*G*H*(D+P) per layer and direction forward,
+three times that forward+backward) and is set against a measured matrix-product ceiling.
+"""
+
+import statistics
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from .layers import Recurrent, RecurrentConfig
+
+BATCH, STEPS = 64, 100
+TORCH_MODULES = {"lstm": (nn.LSTM, {}), "gru": (nn.GRU, {}), "rnn_tanh": (nn.RNN, {"nonlinearity": "tanh"}),
+                 "rnn_relu": (nn.RNN, {"nonlinearity": "relu"})}
+GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
+# name -> (mode, RecurrentConfig options): the variants the fused kernels do not compute, plus
+# DropConnect, which they do.
+VARIANTS = {
+    "lstm peephole": ("lstm", {"peephole": True}),
+    "lstm layer_norm": ("lstm", {"layer_norm": True}),
+    "lstm zoneout": ("lstm", {"zoneout": 0.1, "zoneout_cell": 0.1}),
+    "lstm recurrent_dropout": ("lstm", {"recurrent_dropout": 0.25}),
+    "lstm weight_dropout": ("lstm", {"weight_dropout": 0.5}),
+    "gru cho (reset_after=False)": ("gru", {"reset_after": False}),
+    "gru zoneout": ("gru", {"zoneout": 0.1}),
+}
+
+
+@dataclass
+class Row:
+    name: str
+    hidden: int
+    layers: int
+    path: str
+    forward_ms: float
+    forward_ratio: float          # rnnkit time / torch.nn time (lower is better)
+    train_ms: float               # forward + backward
+    train_ratio: float
+    train_gflops: float
+    ceiling_gflops: float         # measured matrix product of the input-projection shape
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def matmul_ceiling(hidden: int, gates: int = 4, repeats: int = 5) -> float:
+    """GFLOP/s of (B*T, H) @ (H, G*H), the largest product an RNN layer does."""
+    a, b = torch.randn(BATCH * STEPS, hidden), torch.randn(hidden, gates * hidden)
+    best = _time(lambda: a @ b, repeats, warmup=2)
+    return 2 * a.shape[0] * hidden * gates * hidden / best / 1e9
+
+
+def _time(fn, repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _side_by_side(ours, reference, repeats: int) -> tuple:
+    """Median seconds of (ours, reference), interleaved run by run."""
+    ours(), reference()  # warm up (and compile) both
+    ours_t, ref_t = [], []
+    for _ in range(repeats):
+        ours_t.append(_time(ours, 1, 0))
+        ref_t.append(_time(reference, 1, 0))
+    return statistics.median(ours_t), statistics.median(ref_t)
+
+
+def bench_layer(name: str, mode: str, hidden: int, layers: int, options: dict, repeats: int,
+                ceiling: float) -> Row:
+    torch.manual_seed(0)
+    module, kwargs = TORCH_MODULES[mode]
+    reference = module(hidden, hidden, layers, batch_first=True, **kwargs)
+    ours = Recurrent(RecurrentConfig(mode, hidden, hidden, layers, **options))
+    x = torch.randn(BATCH, STEPS, hidden, requires_grad=True)
+
+    def forward(layer):
+        layer.eval()
+        with torch.no_grad():
+            layer(x)
+
+    def train(layer):
+        layer.train()
+        y, _ = layer(x)
+        y.sum().backward()
+
+    fwd, fwd_ref = _side_by_side(lambda: forward(ours), lambda: forward(reference), repeats)
+    tr, tr_ref = _side_by_side(lambda: train(ours), lambda: train(reference), repeats)
+    gates = GATES[mode]
+    flops = 3 * 2 * BATCH * STEPS * gates * hidden * (hidden + hidden) * layers
+    return Row(name, hidden, layers, ours.path, fwd * 1e3, fwd / fwd_ref, tr * 1e3, tr / tr_ref,
+               flops / tr / 1e9, ceiling)
+
+
+def cell_benchmark(quick: bool = False, progress=None):
+    """Yield a Row per configuration. quick: hidden 256, one layer, fewer repeats."""
+    hiddens, depths, repeats = ((256,), (1,), 3) if quick else ((256, 512), (1, 2), 7)
+    for hidden in hiddens:
+        ceiling = matmul_ceiling(hidden)
+        for layers in depths:
+            for mode in ("lstm", "gru", "rnn_tanh"):
+                if progress:
+                    progress(f"{mode} H={hidden} L={layers}")
+                yield bench_layer(mode, mode, hidden, layers, {}, repeats, ceiling)
+        for name, (mode, options) in VARIANTS.items():
+            if progress:
+                progress(f"{name} H={hidden}")
+            yield bench_layer(name, mode, hidden, 1, options, repeats, ceiling)

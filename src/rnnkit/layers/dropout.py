@@ -1,0 +1,46 @@
+"""The regularizers torch.nn.LSTM lacks, as small functions of (tensor, rate, training).
+
+- standard dropout between layers: a new mask at every step (torch.nn.LSTM's ``dropout``);
+- locked / variational dropout (Gal & Ghahramani 2016; AWD-LSTM's LockedDropout): one mask per
+  sequence, the same at every time step;
+- DropConnect on the recurrent weights (Wan et al. 2013; AWD-LSTM's WeightDrop): one mask on W_hh per
+  forward call, applied functionally to the weight the kernel reads, so the parameter itself is never
+  replaced (AWD-LSTM's version re-registered parameters and broke flatten_parameters);
+- recurrent dropout masks (Gal & Ghahramani 2016): one mask per sequence on the h fed to W_hh;
+- zoneout (Krueger et al. 2016): each unit keeps its previous value with probability z at each step;
+  in eval mode the state is the expectation z * old + (1 - z) * new.
+All are identities (or the expectation, for zoneout) in eval mode.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def sequence_dropout(x: Tensor, p: float, training: bool, locked: bool) -> Tensor:
+    """x (B, T, D); locked: one mask (B, 1, D) for all steps, else a new mask per element."""
+    if not training or p == 0.0:
+        return x
+    if not locked:
+        return F.dropout(x, p, True)
+    mask = x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1 - p) / (1 - p)  # (B, 1, D)
+    return x * mask
+
+
+def drop_connect(weight: Tensor, p: float, training: bool) -> Tensor:
+    """One dropout mask over the whole recurrent weight matrix, for this forward call."""
+    return F.dropout(weight, p, True) if training and p > 0.0 else weight
+
+
+def recurrent_mask(batch: int, size: int, p: float, like: Tensor):
+    """(B, P) mask scaled by 1/(1-p), constant over time; None when there is nothing to drop."""
+    if p == 0.0:
+        return None
+    return like.new_empty(batch, size).bernoulli_(1 - p) / (1 - p)
+
+
+def zoneout_keep(steps: int, batch: int, size: int, z: float, training: bool, like: Tensor) -> Tensor:
+    """(T, B, size): 1 where a unit keeps its old value (training), or z everywhere (eval)."""
+    if training:
+        return like.new_empty(steps, batch, size).bernoulli_(z)
+    return like.new_full((steps, batch, size), z)

@@ -1,0 +1,31 @@
+"""One layer (both directions) on PyTorch's fused RNN kernels, with rnnkit's own parameters.
+
+torch._VF.{lstm,gru,rnn_tanh,rnn_relu} are the functions torch.nn.LSTM/GRU/RNN call: oneDNN (LSTM)
+or ATen's C++ loop (GRU, RNN) on CPU, cuDNN on CUDA. The parameters are passed in as a flat list in
+torch's order (per direction: w_ih, w_hh, [b_ih, b_hh], [w_hr]), so DropConnect only has to hand the
+kernel a dropped copy of w_hh. Variable lengths use a PackedSequence, as torch.nn does, sorted and
+unsorted here so the caller may give rows in any order.
+"""
+
+import torch
+from torch import Tensor, _VF
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+KERNELS = {"lstm": _VF.lstm, "gru": _VF.gru, "rnn_tanh": _VF.rnn_tanh, "rnn_relu": _VF.rnn_relu}
+
+
+def fused_layer(mode: str, x: Tensor, state: tuple, weights: list, bias: bool, training: bool,
+                bidirectional: bool, lengths=None):
+    """x (B, T, D); state parts (N, B, size); -> y (B, T, N*P), final parts (N, B, size)."""
+    kernel = KERNELS[mode]
+    hx = state if mode == "lstm" else state[0]
+    if lengths is None:
+        y, *final = kernel(x, hx, weights, bias, 1, 0.0, training, bidirectional, True)
+        return y, tuple(final)
+    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    order = packed.sorted_indices
+    hx = tuple(s.index_select(1, order) for s in state) if mode == "lstm" else hx.index_select(1, order)
+    data, *final = kernel(packed.data, packed.batch_sizes, hx, weights, bias, 1, 0.0, training, bidirectional)
+    y, _ = pad_packed_sequence(PackedSequence(data, packed.batch_sizes, order, packed.unsorted_indices),
+                               batch_first=True, total_length=x.shape[1])
+    return y, tuple(s.index_select(1, packed.unsorted_indices) for s in final)

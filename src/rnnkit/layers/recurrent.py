@@ -1,0 +1,251 @@
+"""Recurrent: any cell over a batch-first sequence: stacked, bidirectional, regularized,
+variable-length, streaming; run on the fastest path that computes exactly its equations.
+
+Paths (``Recurrent.path``; ``Recurrent.explain()`` says why):
+  fused     torch's own kernels (layers/fused.py) when the cell is what they compute: plain
+            RNN/LSTM/GRU in torch's form, optionally with projection, DropConnect, any dropout
+            between/around layers and variable lengths
+  compiled  the scan (layers/scan.py) with its step compiled by torch.compile: every other variant
+  eager     the same scan uncompiled: the fallback when no compiler is available
+  reference the readable loop over the cell, recorded by autograd (for checking and teaching)
+"""
+
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from ..cells import GRUCell, LSTMCell, RNNCell
+from ..cells.state import State, as_parts, from_parts
+from . import dropout as drop
+from .config import RecurrentConfig
+from .fused import fused_layer
+from .scan import compile_available, reference_scan, scan, step_functions
+
+
+def make_cell(cfg: RecurrentConfig, input_size: int) -> nn.Module:
+    if cfg.mode == "lstm":
+        return LSTMCell(input_size, cfg.hidden_size, cfg.bias, cfg.proj_size, cfg.peephole, cfg.layer_norm,
+                        cfg.forget_bias, cfg.init)
+    if cfg.mode == "gru":
+        return GRUCell(input_size, cfg.hidden_size, cfg.bias, cfg.reset_after, cfg.init)
+    return RNNCell(input_size, cfg.hidden_size, cfg.bias, cfg.mode[len("rnn_"):], cfg.init)
+
+
+def reverse_padded(x: Tensor, lengths: Optional[Tensor]) -> Tensor:
+    """Reverse each row of x (B, T, ...) within its own length; padding stays where it is."""
+    if lengths is None:
+        return x.flip(1)
+    steps = torch.arange(x.shape[1], device=x.device)[None]  # (1, T)
+    index = torch.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)  # (B, T)
+    return x.gather(1, index.view(*index.shape, *[1] * (x.dim() - 2)).expand_as(x))
+
+
+class Recurrent(nn.Module):
+    """x (B, T, D) [, state] [, lengths (B,)] -> y (B, T, N*P), final state.
+
+    The state is an LSTMState(h (L*N, B, P), c (L*N, B, H)) for an LSTM, a tensor h (L*N, B, H)
+    otherwise: torch.nn's layout, layer-major then direction. ``cells[l * N + d]`` holds layer l,
+    direction d (0 forward, 1 reverse).
+    """
+
+    def __init__(self, config: RecurrentConfig):
+        super().__init__()
+        self.config = cfg = config
+        N = cfg.num_directions
+        self.cells = nn.ModuleList(
+            make_cell(cfg, cfg.input_size if layer == 0 else N * cfg.output_size)
+            for layer in range(cfg.num_layers) for _ in range(N))
+        self._fused_blockers = self._find_fused_blockers()
+        if cfg.backend == "fused" and self._fused_blockers:
+            raise ValueError(f"backend='fused' is impossible: {'; '.join(self._fused_blockers)}")
+
+    # --- which path ------------------------------------------------------------------------------
+    def _find_fused_blockers(self) -> list:
+        cfg, blockers = self.config, []
+        if cfg.peephole:
+            blockers.append("peephole connections are not in torch's fused LSTM kernel")
+        if cfg.layer_norm:
+            blockers.append("layer normalization is not in torch's fused LSTM kernel")
+        if not cfg.reset_after:
+            blockers.append("the original GRU form (reset_after=False) is not torch's GRU kernel")
+        if cfg.zoneout or cfg.zoneout_cell:
+            blockers.append("zoneout changes the state update inside the time loop")
+        if cfg.recurrent_dropout:
+            blockers.append("recurrent dropout masks h inside the time loop")
+        return blockers
+
+    @property
+    def path(self) -> str:
+        backend = self.config.backend
+        if backend in ("fused", "eager", "reference"):
+            return backend
+        if backend == "auto" and not self._fused_blockers:
+            return "fused"
+        if not compile_available():
+            return "eager"
+        cores = {step_functions(cell.core).compile_error for cell in self.cells}
+        return "eager" if cores != {None} else "compiled"
+
+    def explain(self) -> str:
+        """Which path this layer runs and why: a user should never be silently slow."""
+        cfg, path = self.config, self.path
+        kernel = {"lstm": "oneDNN", "gru": "ATen's C++ loop", "rnn_tanh": "ATen's C++ loop",
+                  "rnn_relu": "ATen's C++ loop"}[cfg.mode]
+        lines = [f"path: {path}"]
+        if path == "fused":
+            lines.append(f"torch._VF.{cfg.mode} with this layer's parameters ({kernel} on CPU, cuDNN on "
+                         "CUDA): the configuration is exactly what torch's fused kernel computes")
+        else:
+            if self._fused_blockers:
+                lines.append("not fused because " + "; ".join(self._fused_blockers))
+            if cfg.backend != "auto":
+                lines.append(f"backend={cfg.backend!r} was asked for")
+            if path == "eager" and cfg.backend != "eager":
+                errors = {step_functions(cell.core).compile_error for cell in self.cells} - {None}
+                lines.append("torch.compile is unavailable ("
+                             + ("; ".join(errors) if errors else "no C++ compiler, or RNNKIT_COMPILE=0")
+                             + "): the scan runs eagerly, about 1.1x slower")
+            if path in ("compiled", "eager"):
+                lines.append("scan: input projection hoisted as one matmul, one recurrent matmul per "
+                             "step, weight gradient as one matmul after the loop")
+        return "\n".join(lines)
+
+    # --- running ---------------------------------------------------------------------------------
+    def forward(self, x: Tensor, state: Optional[State] = None, lengths: Optional[Tensor] = None):
+        cfg = self.config
+        lengths = self._check(x, state, lengths)
+        B, T, _ = x.shape
+        N = cfg.num_directions
+        parts = as_parts(state) if state is not None else tuple(
+            x.new_zeros(cfg.num_layers * N, B, size) for size in self.cells[0].state_sizes)
+        valid = None if lengths is None else (torch.arange(T, device=x.device)[None] < lengths[:, None])  # (B, T)
+        locked, training = cfg.variational, self.training
+        y = drop.sequence_dropout(x, cfg.input_dropout, training, locked)
+        finals = []
+        for layer in range(cfg.num_layers):
+            if layer > 0:
+                y = drop.sequence_dropout(y, cfg.dropout, training, locked)
+            layer_parts = tuple(p[layer * N:(layer + 1) * N] for p in parts)  # (N, B, size) each
+            y, layer_final = self._run_layer(layer, y, layer_parts, lengths, valid)
+            finals.append(layer_final)
+        y = drop.sequence_dropout(y, cfg.output_dropout, training, locked)
+        final = tuple(torch.cat([f[j] for f in finals]) for j in range(len(parts)))
+        return y, from_parts(final)
+
+    def step(self, x: Tensor, state: Optional[State] = None):
+        """Streaming: one step x (B, D) from ``state`` -> (y (B, P), new state). Feeding a sequence
+        step by step (or chunk by chunk through forward) equals running it at once."""
+        if self.config.bidirectional:
+            raise ValueError("a bidirectional layer cannot stream: its reverse direction needs the whole sequence")
+        if not isinstance(x, Tensor) or x.dim() != 2:
+            raise ValueError(f"step expects x of shape (B, D={self.config.input_size}), got "
+                             f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
+        y, state = self(x[:, None], state)
+        return y[:, 0], state
+
+    def _run_layer(self, layer, x, parts, lengths, valid):
+        cfg, N = self.config, self.config.num_directions
+        cells = self.cells[layer * N:(layer + 1) * N]
+        if self.path == "fused":
+            weights = []
+            for cell in cells:
+                weights += [cell.weight_ih, drop.drop_connect(cell.weight_hh, cfg.weight_dropout, self.training)]
+                weights += [cell.bias_ih, cell.bias_hh] if cfg.bias else []
+                weights += [cell.weight_hr] if cfg.proj_size else []
+            return fused_layer(cfg.mode, x, parts, weights, cfg.bias, self.training, cfg.bidirectional, lengths)
+        outputs, finals = [], []
+        for direction, cell in enumerate(cells):
+            x_dir = reverse_padded(x, lengths) if direction == 1 else x
+            y, final = self._scan_direction(cell, x_dir, tuple(p[direction] for p in parts), valid)
+            outputs.append(reverse_padded(y, lengths) if direction == 1 else y)
+            finals.append(final)
+        return torch.cat(outputs, -1), tuple(torch.stack([f[j] for f in finals]) for j in range(len(parts)))
+
+    def _scan_direction(self, cell, x, state, valid):
+        """One direction of one layer, x (B, T, D) already in its reading order."""
+        cfg, training = self.config, self.training
+        B, T, _ = x.shape
+        dtype = state[0].dtype
+        gx = cell.project_input(x).transpose(0, 1).to(dtype)  # (T, B, G): one matmul for all steps
+        W = drop.drop_connect(cell.recurrent_weight(), cfg.weight_dropout, training)
+        rec_mask = drop.recurrent_mask(B, state[0].shape[-1], cfg.recurrent_dropout, gx) if training else None
+        keep = self._keep(cell, T, B, valid, gx)
+        args = (cell.core, gx, W, state, cell.core_params(), rec_mask, keep)
+        if self.path == "reference":
+            hs, final = reference_scan(*args)
+        else:
+            hs, final = scan(*args, compiled=self.path == "compiled")
+        y = hs.transpose(0, 1)  # (B, T, P)
+        return (y if valid is None else y * valid[..., None]), final
+
+    def _keep(self, cell, T, B, valid, like):
+        """Per state part, how much of the old state each step keeps (layers/scan.py), or None."""
+        cfg = self.config
+        rates = (cfg.zoneout, cfg.zoneout_cell)[:len(cell.state_sizes)]
+        if not any(rates) and valid is None:
+            return None
+        step_valid = None if valid is None else valid.t()[..., None].to(like.dtype)  # (T, B, 1)
+        keep = []
+        for size, z in zip(cell.state_sizes, rates):
+            k = drop.zoneout_keep(T, B, size, z, self.training, like) if z else like.new_zeros(T, B, 1)
+            keep.append(k if step_valid is None else 1 - step_valid * (1 - k))
+        return tuple(keep)
+
+    def _check(self, x, state, lengths):
+        """Clear errors for what a user can get wrong; returns lengths as a tensor on x's device."""
+        cfg = self.config
+        if not isinstance(x, Tensor) or x.dim() != 3:
+            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"expected input of shape (B, T, D={cfg.input_size}) (batch first), got {got}")
+        if not x.is_floating_point():
+            raise TypeError(f"expected a floating-point input, got dtype {x.dtype}")
+        B, T, D = x.shape
+        if D != cfg.input_size:
+            raise ValueError(f"input has {D} features in its last dimension, expected input_size={cfg.input_size}")
+        if T == 0 or B == 0:
+            raise ValueError(f"input of shape {tuple(x.shape)} is empty")
+        if state is not None:
+            parts = as_parts(state)
+            sizes = self.cells[0].state_sizes
+            if len(parts) != len(sizes):
+                kind = "an LSTMState(h, c)" if cfg.mode == "lstm" else "a tensor h"
+                raise ValueError(f"state for mode={cfg.mode!r} must be {kind}")
+            for name, part, size in zip("hc", parts, sizes):
+                expected = (cfg.num_layers * cfg.num_directions, B, size)
+                if not isinstance(part, Tensor) or tuple(part.shape) != expected:
+                    got = tuple(part.shape) if isinstance(part, Tensor) else type(part).__name__
+                    raise ValueError(f"state {name} has shape {got}, expected (L*N, B, size) = {expected}")
+                if part.dtype != x.dtype or part.device != x.device:
+                    raise TypeError(f"state {name} is {part.dtype} on {part.device}, input is {x.dtype} on {x.device}")
+        if lengths is None:
+            return None
+        lengths = torch.as_tensor(lengths)
+        if lengths.dim() != 1 or lengths.shape[0] != B or lengths.is_floating_point() or lengths.dtype == torch.bool:
+            raise ValueError(f"lengths must be integers of shape (B,) = ({B},), got {lengths.dtype} {tuple(lengths.shape)}")
+        low, high = int(lengths.min()), int(lengths.max())
+        if low < 1 or high > T:
+            raise ValueError(f"lengths must lie in [1, T={T}], got values from {low} to {high}")
+        return lengths.to(x.device)
+
+    # --- interop ---------------------------------------------------------------------------------
+    @classmethod
+    def from_torch(cls, module: nn.RNNBase, **options) -> "Recurrent":
+        """A Recurrent with the configuration and a copy of the weights of a torch.nn.RNN/LSTM/GRU."""
+        mode = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}[module.mode]
+        layer = cls(RecurrentConfig(
+            mode=mode, input_size=module.input_size, hidden_size=module.hidden_size, num_layers=module.num_layers,
+            bias=module.bias, bidirectional=module.bidirectional, proj_size=getattr(module, "proj_size", 0),
+            dropout=module.dropout, **options))
+        layer.load_torch_state_dict(module.state_dict())
+        return layer
+
+    def load_torch_state_dict(self, state_dict: dict) -> None:
+        """Copy weights named as in torch.nn.LSTM (``weight_ih_l1_reverse`` ...) into the cells."""
+        N = self.config.num_directions
+        with torch.no_grad():
+            for index, cell in enumerate(self.cells):
+                suffix = f"_l{index // N}" + ("_reverse" if index % N else "")
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"):
+                    if hasattr(cell, name) and isinstance(getattr(cell, name), nn.Parameter):
+                        getattr(cell, name).copy_(state_dict[name + suffix])
