@@ -64,14 +64,16 @@ class GRUCell(nn.Module):
     def project_input(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight_ih, self.bias_ih if self.bias else None)  # (..., 3H)
 
-    def recurrent_weight(self) -> Tensor:
-        # The original form can only multiply h by the r and z rows ahead of the gates.
-        return self.weight_hh if self.reset_after else self.weight_hh[: 2 * self.hidden_size]
+    def recurrent_weight(self, weight_hh: Tensor = None) -> Tensor:
+        """``weight_hh`` overrides the parameter (a DropConnect copy). The original form can only
+        multiply h by the r and z rows ahead of the gates."""
+        weight_hh = self.weight_hh if weight_hh is None else weight_hh
+        return weight_hh if self.reset_after else weight_hh[: 2 * self.hidden_size]
 
-    def core_params(self) -> dict:
+    def core_params(self, weight_hh: Tensor = None) -> dict:
         params = {"bias_hh": self.bias_hh} if self.bias else {}
         if not self.reset_after:
-            params["weight_hn"] = self.weight_hh[2 * self.hidden_size:]
+            params["weight_hn"] = (self.weight_hh if weight_hh is None else weight_hh)[2 * self.hidden_size:]
         return params
 
     def forward(self, x: Tensor, h: Tensor = None) -> Tensor:

@@ -102,10 +102,11 @@ class LSTMCell(nn.Module):
             return gx + self.bias_ih if self.bias else gx  # (..., 4H)
         return F.linear(x, self.weight_ih, self.bias_ih if self.bias else None)  # (..., 4H)
 
-    def recurrent_weight(self) -> Tensor:
-        return self.weight_hh
+    def recurrent_weight(self, weight_hh: Tensor = None) -> Tensor:
+        """``weight_hh`` overrides the parameter (a DropConnect copy)."""
+        return self.weight_hh if weight_hh is None else weight_hh
 
-    def core_params(self) -> dict:
+    def core_params(self, weight_hh: Tensor = None) -> dict:
         names = ["bias_hh"] * self.bias + ["weight_hr"] * bool(self.proj_size)
         names += ["weight_ci", "weight_cf", "weight_co"] * self.peephole
         names += ["ln_hh_weight", "ln_cell_weight", "ln_cell_bias"] * self.layer_norm

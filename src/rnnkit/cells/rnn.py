@@ -48,10 +48,11 @@ class RNNCell(nn.Module):
     def project_input(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight_ih, self.bias_ih if self.bias else None)  # (..., H)
 
-    def recurrent_weight(self) -> Tensor:
-        return self.weight_hh
+    def recurrent_weight(self, weight_hh: Tensor = None) -> Tensor:
+        """``weight_hh`` overrides the parameter (a DropConnect copy)."""
+        return self.weight_hh if weight_hh is None else weight_hh
 
-    def core_params(self) -> dict:
+    def core_params(self, weight_hh: Tensor = None) -> dict:
         return {"bias_hh": self.bias_hh} if self.bias else {}
 
     def forward(self, x: Tensor, h: Tensor = None) -> Tensor:

@@ -5,6 +5,7 @@ Each cell provides
                                state, so a layer computes it for all T steps as one matrix product
   recurrent_weight() -> W      (G_r, P) the weight multiplied with the previous h each step
   core_params()     -> dict    every other parameter the step reads
+                               (both take an optional weight_hh: DropConnect's dropped copy)
   core(gx, gh, state, params)  a pure function of tensors: the rest of the equations, with
                                gh = h W^T; pure so it can be compiled and differentiated by torch.func
 """

@@ -168,10 +168,11 @@ class Recurrent(nn.Module):
         B, T, _ = x.shape
         dtype = state[0].dtype
         gx = cell.project_input(x).transpose(0, 1).to(dtype)  # (T, B, G): one matmul for all steps
-        W = drop.drop_connect(cell.recurrent_weight(), cfg.weight_dropout, training)
+        weight_hh = drop.drop_connect(cell.weight_hh, cfg.weight_dropout, training)  # one mask per call
+        W = cell.recurrent_weight(weight_hh)
         rec_mask = drop.recurrent_mask(B, state[0].shape[-1], cfg.recurrent_dropout, gx) if training else None
         keep = self._keep(cell, T, B, valid, gx)
-        args = (cell.core, gx, W, state, cell.core_params(), rec_mask, keep)
+        args = (cell.core, gx, W, state, cell.core_params(weight_hh), rec_mask, keep)
         if self.path == "reference":
             hs, final = reference_scan(*args)
         else:
