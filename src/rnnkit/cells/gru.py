@@ -27,7 +27,8 @@ from .step import cell_step
 
 def gru_core(gx: Tensor, gh: Tensor, state: tuple, p: dict, *, reset_after: bool) -> tuple:
     """gx = x W_ih^T + b_ih (B, 3H); gh = h W_hh^T (B, 3H), or only its r and z rows (B, 2H)
-    when reset_after=False (then p["weight_hn"] (H, H) is applied to r * h here). Returns (h',)."""
+    when reset_after=False (then p["weight_hn"] (H, H) is applied to r * h here, h masked by
+    p["recurrent_mask"] (B, H) when the layer uses recurrent dropout). Returns (h',)."""
     (h,) = state
     H = h.shape[-1]
     bias_hh = p.get("bias_hh")
@@ -39,7 +40,8 @@ def gru_core(gx: Tensor, gh: Tensor, state: tuple, p: dict, *, reset_after: bool
     if reset_after:
         n = torch.tanh(x_n + r * gh[..., 2 * H:])
     else:
-        h_n = F.linear(r * h, p["weight_hn"], None if bias_hh is None else bias_hh[2 * H:])
+        h_in = h * p["recurrent_mask"] if "recurrent_mask" in p else h  # recurrent dropout, as on W_hh's other rows
+        h_n = F.linear(r * h_in, p["weight_hn"], None if bias_hh is None else bias_hh[2 * H:])
         n = torch.tanh(x_n + h_n)
     return ((1 - z) * n + z * h,)
 

@@ -18,12 +18,13 @@ from torch import Tensor
 
 
 def sequence_dropout(x: Tensor, p: float, training: bool, locked: bool) -> Tensor:
-    """x (B, T, D); locked: one mask (B, 1, D) for all steps, else a new mask per element."""
+    """x (B, T, D); locked: one mask (B, 1, D) for all steps, else a new mask per element (B, T, D).
+    The mask is drawn over the logical shape, not x's memory layout, so every path (whose outputs
+    differ in strides) drops the same elements for the same seed."""
     if not training or p == 0.0:
         return x
-    if not locked:
-        return F.dropout(x, p, True)
-    mask = x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1 - p) / (1 - p)  # (B, 1, D)
+    B, T, D = x.shape
+    mask = x.new_empty(B, 1 if locked else T, D).bernoulli_(1 - p) / (1 - p)
     return x * mask
 
 

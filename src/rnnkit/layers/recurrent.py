@@ -120,6 +120,8 @@ class Recurrent(nn.Module):
         parts = as_parts(state) if state is not None else tuple(
             x.new_zeros(cfg.num_layers * N, B, size) for size in self.cells[0].state_sizes)
         valid = None if lengths is None else (torch.arange(T, device=x.device)[None] < lengths[:, None])  # (B, T)
+        if valid is not None:  # padding takes no part, whatever it holds (NaN included)
+            x = x.masked_fill(~valid[..., None], 0.0)
         locked, training = cfg.variational, self.training
         y = drop.sequence_dropout(x, cfg.input_dropout, training, locked)
         finals = []
@@ -172,13 +174,16 @@ class Recurrent(nn.Module):
         W = cell.recurrent_weight(weight_hh)
         rec_mask = drop.recurrent_mask(B, state[0].shape[-1], cfg.recurrent_dropout, gx) if training else None
         keep = self._keep(cell, T, B, valid, gx)
-        args = (cell.core, gx, W, state, cell.core_params(weight_hh), rec_mask, keep)
+        params = cell.core_params(weight_hh)
+        if rec_mask is not None:
+            params["recurrent_mask"] = rec_mask  # for cores that multiply h themselves (Cho's GRU)
+        args = (cell.core, gx, W, state, params, rec_mask, keep)
         if self.path == "reference":
             hs, final = reference_scan(*args)
         else:
             hs, final = scan(*args, compiled=self.path == "compiled")
         y = hs.transpose(0, 1)  # (B, T, P)
-        return (y if valid is None else y * valid[..., None]), final
+        return (y if valid is None else y.masked_fill(~valid[..., None], 0.0)), final
 
     def _keep(self, cell, T, B, valid, like):
         """Per state part, how much of the old state each step keeps (layers/scan.py), or None."""
@@ -239,7 +244,7 @@ class Recurrent(nn.Module):
             bias=module.bias, bidirectional=module.bidirectional, proj_size=getattr(module, "proj_size", 0),
             dropout=module.dropout, **options))
         layer.load_torch_state_dict(module.state_dict())
-        return layer
+        return layer.to(next(module.parameters()))  # the module's dtype and device
 
     def load_torch_state_dict(self, state_dict: dict) -> None:
         """Copy weights named as in torch.nn.LSTM (``weight_ih_l1_reverse`` ...) into the cells."""

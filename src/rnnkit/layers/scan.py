@@ -3,10 +3,11 @@
 Both take the cell's pieces (cells/step.py): gx, the input pre-activations for all steps at once
 (T, B, G); W, the weight multiplied with the previous h; the pure ``core`` and its params. Both also
 take ``keep``, per state part a (T, B, size) tensor saying how much of the old state each step keeps:
-    state_t = keep_t * state_{t-1} + (1 - keep_t) * core(...)
+    state_t = keep_t * state_{t-1} + (1 - keep_t) * core(...)     (exactly state_{t-1} where keep_t = 1)
 which is how padding (keep = 1 past a row's length) and zoneout (keep ~ Bernoulli(z), Krueger et al.
 2016) enter without the cells knowing; and ``rec_mask`` (B, P), the recurrent dropout mask on the h
-fed to W (Gal & Ghahramani 2016), constant over time.
+fed to W (Gal & Ghahramani 2016), constant over time (a core that multiplies h itself, like Cho's
+GRU, finds it in params["recurrent_mask"]).
 
 reference_scan: a Python loop; autograd records every op. The path the others are tested against.
 Scan (an autograd.Function): the same steps, with a backward written for recurrences, after haste:
@@ -33,7 +34,9 @@ def _step(core, gx, gh, state, params, keep):
     new = core(gx, gh, state, params)
     if keep is None:
         return tuple(new)
-    return tuple(n + k * (s - n) for n, s, k in zip(new, state, keep))  # keep*old + (1-keep)*new
+    # keep*old + (1-keep)*new, but exactly old where keep is 1: a padded step must not change the
+    # state even by rounding, and nothing computed from padding (even NaN) may leak into it.
+    return tuple(torch.where(k == 1, s, k * s + (1 - k) * n) for n, s, k in zip(new, state, keep))
 
 
 def reference_scan(core, gx: Tensor, W: Tensor, state: tuple, params: dict, rec_mask=None, keep=None):
