@@ -124,12 +124,12 @@ class Recurrent(nn.Module):
             x = x.masked_fill(~valid[..., None], 0.0)
         locked, training = cfg.variational, self.training
         y = drop.sequence_dropout(x, cfg.input_dropout, training, locked)
-        finals = []
+        finals, path = [], self.path  # decided once per call
         for layer in range(cfg.num_layers):
             if layer > 0:
                 y = drop.sequence_dropout(y, cfg.dropout, training, locked)
             layer_parts = tuple(p[layer * N:(layer + 1) * N] for p in parts)  # (N, B, size) each
-            y, layer_final = self._run_layer(layer, y, layer_parts, lengths, valid)
+            y, layer_final = self._run_layer(path, layer, y, layer_parts, lengths, valid)
             finals.append(layer_final)
         y = drop.sequence_dropout(y, cfg.output_dropout, training, locked)
         final = tuple(torch.cat([f[j] for f in finals]) for j in range(len(parts)))
@@ -146,10 +146,10 @@ class Recurrent(nn.Module):
         y, state = self(x[:, None], state)
         return y[:, 0], state
 
-    def _run_layer(self, layer, x, parts, lengths, valid):
+    def _run_layer(self, path, layer, x, parts, lengths, valid):
         cfg, N = self.config, self.config.num_directions
         cells = self.cells[layer * N:(layer + 1) * N]
-        if self.path == "fused":
+        if path == "fused":
             weights = []
             for cell in cells:
                 weights += [cell.weight_ih, drop.drop_connect(cell.weight_hh, cfg.weight_dropout, self.training)]
@@ -159,12 +159,12 @@ class Recurrent(nn.Module):
         outputs, finals = [], []
         for direction, cell in enumerate(cells):
             x_dir = reverse_padded(x, lengths) if direction == 1 else x
-            y, final = self._scan_direction(cell, x_dir, tuple(p[direction] for p in parts), valid)
+            y, final = self._scan_direction(path, cell, x_dir, tuple(p[direction] for p in parts), valid)
             outputs.append(reverse_padded(y, lengths) if direction == 1 else y)
             finals.append(final)
         return torch.cat(outputs, -1), tuple(torch.stack([f[j] for f in finals]) for j in range(len(parts)))
 
-    def _scan_direction(self, cell, x, state, valid):
+    def _scan_direction(self, path, cell, x, state, valid):
         """One direction of one layer, x (B, T, D) already in its reading order."""
         cfg, training = self.config, self.training
         B, T, _ = x.shape
@@ -178,10 +178,10 @@ class Recurrent(nn.Module):
         if rec_mask is not None:
             params["recurrent_mask"] = rec_mask  # for cores that multiply h themselves (Cho's GRU)
         args = (cell.core, gx, W, state, params, rec_mask, keep)
-        if self.path == "reference":
+        if path == "reference":
             hs, final = reference_scan(*args)
         else:
-            hs, final = scan(*args, compiled=self.path == "compiled")
+            hs, final = scan(*args, compiled=path == "compiled")
         y = hs.transpose(0, 1)  # (B, T, P)
         return (y if valid is None else y.masked_fill(~valid[..., None], 0.0)), final
 
