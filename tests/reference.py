@@ -94,3 +94,21 @@ def randomize_layer_norm(module) -> None:
         for name, p in module.named_parameters():
             if name.split(".")[-1].startswith("ln_"):
                 p.copy_(torch.randn_like(p) * 0.5 + (1.0 if name.endswith("weight") else 0.0))
+
+
+def gradcheck_cell(cell: nn.Module, x: Tensor, *state: Tensor) -> bool:
+    """torch.autograd.gradcheck of one step of a float64 ``cell`` with respect to the input, every
+    state part and every parameter (passed functionally, so each one is checked, not just x)."""
+    from torch.func import functional_call
+
+    from rnnkit.cells.state import as_parts, from_parts
+
+    names = [name for name, _ in cell.named_parameters()]
+    n_state = len(state)
+
+    def step(x, *rest):
+        out = functional_call(cell, dict(zip(names, rest[n_state:])), (x, from_parts(rest[:n_state])))
+        return as_parts(out)
+
+    inputs = (x, *state, *(p.detach().clone() for p in cell.parameters()))
+    return torch.autograd.gradcheck(step, tuple(t.detach().clone().requires_grad_() for t in inputs))

@@ -4,10 +4,9 @@ float64 gradcheck for both forms."""
 import pytest
 import torch
 from torch import nn
-from torch.func import functional_call
 
 from rnnkit import GRUCell
-from tests.reference import assert_same_forward_and_grads
+from tests.reference import gradcheck_cell, assert_same_forward_and_grads
 
 B, D, H = 3, 4, 5
 
@@ -59,11 +58,5 @@ def test_the_two_forms_differ():
 @pytest.mark.parametrize("bias", [True, False])
 def test_gradcheck(reset_after, bias):
     cell = GRUCell(3, 3, bias, reset_after).double()
-    names = [name for name, _ in cell.named_parameters()]
     x, h = torch.randn(2, 3, dtype=torch.float64), torch.randn(2, 3, dtype=torch.float64)
-
-    def step(x, h, *params):
-        return functional_call(cell, dict(zip(names, params)), (x, h))
-
-    inputs = (x, h, *(p.detach().clone() for p in cell.parameters()))
-    assert torch.autograd.gradcheck(step, tuple(t.requires_grad_() for t in inputs))
+    assert gradcheck_cell(cell, x, h)

@@ -6,10 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call
 
 from rnnkit import LSTMCell, LSTMState
-from tests.reference import assert_same_forward_and_grads, randomize_layer_norm
+from tests.reference import gradcheck_cell, assert_same_forward_and_grads, randomize_layer_norm
 
 B, D, H, P = 3, 4, 5, 3
 f64 = torch.float64
@@ -119,15 +118,9 @@ def test_peephole_with_zero_peephole_weights_is_torch_lstm_cell():
 def test_gradcheck(options):
     cell = LSTMCell(2, 3, **{**options, "proj_size": 2 if options.get("proj_size") else 0}).double()
     randomize_layer_norm(cell)
-    names = [name for name, _ in cell.named_parameters()]
     P_, H_ = cell.state_sizes
     x, h, c = torch.randn(2, 2, dtype=f64), torch.randn(2, P_, dtype=f64), torch.randn(2, H_, dtype=f64)
-
-    def step(x, h, c, *params):
-        return tuple(functional_call(cell, dict(zip(names, params)), (x, LSTMState(h, c))))
-
-    inputs = (x, h, c, *(p.detach().clone() for p in cell.parameters()))
-    assert torch.autograd.gradcheck(step, tuple(t.requires_grad_() for t in inputs))
+    assert gradcheck_cell(cell, x, h, c)
 
 
 def test_invalid_options_are_errors():

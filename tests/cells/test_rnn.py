@@ -3,10 +3,9 @@
 import pytest
 import torch
 from torch import nn
-from torch.func import functional_call
 
 from rnnkit import RNNCell
-from tests.reference import assert_same_forward_and_grads
+from tests.reference import gradcheck_cell, assert_same_forward_and_grads
 
 B, D, H = 3, 4, 5
 
@@ -28,14 +27,8 @@ def test_equals_torch_rnn_cell(nonlinearity, bias, given_state):
 @pytest.mark.parametrize("bias", [True, False])
 def test_gradcheck(nonlinearity, bias):
     cell = RNNCell(3, 4, bias, nonlinearity).double()
-    names = [name for name, _ in cell.named_parameters()]
     x, h = torch.randn(2, 3, dtype=torch.float64), torch.randn(2, 4, dtype=torch.float64)
-
-    def step(x, h, *params):
-        return functional_call(cell, dict(zip(names, params)), (x, h))
-
-    inputs = (x, h, *(p.detach().clone() for p in cell.parameters()))
-    assert torch.autograd.gradcheck(step, tuple(t.requires_grad_() for t in inputs))
+    assert gradcheck_cell(cell, x, h)
 
 
 def test_zero_state_is_the_default():
