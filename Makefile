@@ -1,5 +1,5 @@
 # The README's two set-up commands on a fresh machine:
-#   make run    install, then run the main job (for now: the cell benchmark, quick mode)
+#   make run    install, then run the main job: train a small char LSTM on the stdlib's source, generate
 #   make test   install, then run the whole test suite
 PYTHON ?= python3
 PIP = $(PYTHON) -m pip
@@ -11,7 +11,8 @@ install:
 	$(PIP) install --quiet -e ".[test]"
 
 run: install
-	rnnkit bench cells --quick
+	rnnkit train lm --config configs/quickstart.yaml --out runs/quickstart --force
+	rnnkit generate runs/quickstart --prompt "def " --max-tokens 600 --temperature 0.7
 
 test: install
 	$(PYTHON) -m pytest -q

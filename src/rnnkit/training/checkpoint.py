@@ -1,0 +1,150 @@
+"""Checkpoints as data: safetensors for tensors, JSON for everything else; loading runs no code.
+
+A checkpoint is a directory ``RUN/checkpoints/step-00001200/`` holding
+
+    model.safetensors   the model's parameters and buffers (tied weights stored once)
+    train.safetensors   optimizer moments, RNG states, the carried hidden state, the data sampler's RNG
+    checkpoint.json     step, config, vocabulary, optimizer scalars, schedule, data position, metrics
+
+It is written into a temporary sibling directory and renamed into place; ``last.json`` and
+``best.json`` point at checkpoint directories and are replaced atomically too (``os.replace``). So a
+crash at any moment, SIGKILL during a write included, leaves the previous checkpoint whole and
+``last.json`` pointing at a complete one; a stray ``*.tmp`` directory is removed by the next save.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from typing import Optional
+
+import torch
+from safetensors.torch import load_file, load_model, save_file, save_model
+
+FORMAT = "rnnkit-checkpoint"
+VERSION = 1
+MODEL_FILE, TRAIN_FILE, META_FILE = "model.safetensors", "train.safetensors", "checkpoint.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, incomplete or from an incompatible format."""
+
+
+def _fsync_file(path: str) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def write_json_atomic(path: str, data) -> None:
+    """``data`` as JSON at ``path``, via a temporary file in the same directory and ``os.replace``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_checkpoint(directory: str, name: str, model: torch.nn.Module, tensors: dict, meta: dict) -> str:
+    """Write checkpoint ``directory/name`` atomically and return its path."""
+    os.makedirs(directory, exist_ok=True)
+    for entry in os.listdir(directory):  # leftovers of a write that was killed
+        if entry.endswith(".tmp"):
+            shutil.rmtree(os.path.join(directory, entry), ignore_errors=True)
+    final = os.path.join(directory, name)
+    tmp = final + ".tmp"
+    os.makedirs(tmp)
+    save_model(model, os.path.join(tmp, MODEL_FILE))
+    _fsync_file(os.path.join(tmp, MODEL_FILE))
+    pause = float(os.environ.get("RNNKIT_TEST_CHECKPOINT_PAUSE", "0"))  # tests kill a run mid-write
+    if pause:
+        time.sleep(pause)
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, os.path.join(tmp, TRAIN_FILE))
+    _fsync_file(os.path.join(tmp, TRAIN_FILE))
+    write_json_atomic(os.path.join(tmp, META_FILE), {"format": FORMAT, "version": VERSION, **meta})
+    if os.path.exists(final):  # the same step saved again (after a resume): replace it
+        shutil.rmtree(final)
+    os.rename(tmp, final)
+    return final
+
+
+def read_pointer(directory: str, which: str = "last") -> Optional[str]:
+    """The checkpoint path that ``last.json`` / ``best.json`` points at, or None."""
+    pointer = os.path.join(directory, f"{which}.json")
+    if not os.path.exists(pointer):
+        return None
+    with open(pointer, encoding="utf-8") as f:
+        return os.path.join(directory, json.load(f)["checkpoint"])
+
+
+def set_pointer(directory: str, which: str, path: str) -> None:
+    write_json_atomic(os.path.join(directory, f"{which}.json"), {"checkpoint": os.path.basename(path)})
+
+
+def read_meta(path: str) -> dict:
+    """A checkpoint's JSON part, checked for format and version."""
+    meta_path = os.path.join(path, META_FILE)
+    if not os.path.isfile(meta_path):
+        raise CheckpointError(f"{path}: not a checkpoint (no {META_FILE})")
+    with open(meta_path, encoding="utf-8") as f:
+        meta = json.load(f)
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise CheckpointError(f"{meta_path}: format {meta.get('format')!r} version {meta.get('version')!r}; "
+                              f"expected {FORMAT!r} version {VERSION}")
+    return meta
+
+
+def load_model_weights(path: str, model: torch.nn.Module) -> None:
+    """Load ``model.safetensors`` into ``model`` (strict: every name and shape must match)."""
+    try:
+        missing, unexpected = load_model(model, os.path.join(path, MODEL_FILE), strict=False)
+    except RuntimeError as error:  # a shape that does not fit: torch's load_state_dict raises even when not strict
+        raise CheckpointError(f"{path}: weights do not fit the model: {error}") from None
+    if missing or unexpected:
+        raise CheckpointError(f"{path}: weights do not fit the model: missing {sorted(missing)[:5]}, "
+                              f"unexpected {sorted(unexpected)[:5]}")
+
+
+def load_train_tensors(path: str) -> dict:
+    return load_file(os.path.join(path, TRAIN_FILE))
+
+
+def prune(directory: str, keep: int, protect: tuple = ()) -> None:
+    """Delete all but the ``keep`` newest ``step-*`` checkpoints, never one in ``protect``."""
+    names = sorted(n for n in os.listdir(directory) if n.startswith("step-") and not n.endswith(".tmp"))
+    protected = {os.path.basename(p) for p in protect if p}
+    for name in names[:max(0, len(names) - keep)]:
+        if name not in protected:
+            shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+
+
+def optimizer_to_checkpoint(optimizer: torch.optim.Optimizer) -> tuple:
+    """An optimizer's state dict split into (tensors for safetensors, plain data for JSON)."""
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, entry in state["state"].items():
+        for key, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"optimizer.{index}.{key}"] = value
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def optimizer_from_checkpoint(optimizer: torch.optim.Optimizer, tensors: dict, data: dict) -> None:
+    state = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    for index, entry in data["scalars"].items():
+        state.setdefault(int(index), {}).update(entry)
+    groups = [{k: tuple(v) if k == "betas" else v for k, v in g.items()} for g in data["param_groups"]]
+    optimizer.load_state_dict({"state": state, "param_groups": groups})

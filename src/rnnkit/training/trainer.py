@@ -1,0 +1,336 @@
+"""The training loop: plain and readable, generic over models.
+
+The model owns its loss: ``model.loss(batch, carry) -> (loss, count, carry)`` where ``loss`` is the
+mean over ``count`` predictions and ``carry`` is state handed to the next batch (the hidden state of
+truncated BPTT; ``None`` for models without one). The loop owns everything else: optimizer, learning
+rate, clipping, accumulation, autocast, evaluation, early stopping, checkpoints, logs and seeds.
+
+The data object hands out ``(batch, reset)`` pairs (``reset`` drops the carry, at a new epoch) and
+saves and restores its own position: ``state() -> (json, tensors)``, ``load_state(json, tensors)``
+and ``epochs`` (a float, for max_epochs). Evaluation is a callable returning a dict with ``loss``.
+
+Resuming is exact: the checkpoint holds the weights, the optimizer's moments, every RNG state, the
+data position and the carried state, so a resumed run repeats the uninterrupted one bit for bit.
+"""
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence, Tuple
+
+import torch
+
+from . import checkpoint as ckpt
+from .logs import MetricsLog, TensorBoard, plot_losses
+from .schedule import SCHEDULES, Plateau, cosine_factor, warmup_factor
+
+OPTIMIZERS = ("adamw", "sgd")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # optimization
+    optimizer: str = "adamw"        # "adamw" (Loshchilov & Hutter 2019) or "sgd" (with optional momentum)
+    lr: float = 2e-3
+    weight_decay: float = 0.01      # decoupled for adamw; L2 for sgd
+    momentum: float = 0.0           # sgd only
+    beta1: float = 0.9              # adamw only
+    beta2: float = 0.999
+    schedule: str = "cosine"        # "constant", "cosine" (to min_lr_ratio * lr) or "plateau"
+    warmup_steps: int = 0           # linear warmup before the schedule
+    min_lr_ratio: float = 0.1       # cosine: final lr / lr; plateau: lowest lr / lr
+    plateau_factor: float = 0.25    # plateau: lr multiplier after plateau_patience bad evaluations
+    plateau_patience: int = 0
+    clip_norm: float = 1.0          # clip the gradient's global L2 norm; 0 = off
+    accumulate: int = 1             # micro-batches per optimizer step
+    bf16: bool = False              # bfloat16 autocast (CPU and CUDA)
+    # how long: 0 = no limit; at least one is required and the first reached ends the run
+    max_steps: int = 0              # optimizer steps
+    max_epochs: float = 0.0
+    time_budget: float = 0.0        # seconds of wall clock, evaluation included (not bitwise resumable)
+    # evaluation, early stopping, checkpoints
+    eval_every: int = 500           # optimizer steps between evaluations (and at the end)
+    patience: int = 0               # stop after this many evaluations without improvement; 0 = never
+    restore_best: bool = True       # end with the best evaluated weights
+    checkpoint_every: int = 0       # optimizer steps between checkpoints; 0 = at each evaluation
+    keep: int = 2                   # newest checkpoints kept (the best one is always kept)
+    # reproducibility and logs
+    seed: int = 0
+    threads: int = 0                # torch CPU threads; 0 = torch's default
+    log_every: int = 10             # steps between TensorBoard points and progress updates
+    tensorboard: bool = True
+    plot: bool = True               # loss.png at the end
+
+    def __post_init__(self):
+        def fail(name, allowed):
+            raise ValueError(f"train.{name}={getattr(self, name)!r}: expected {allowed}")
+
+        if self.optimizer not in OPTIMIZERS:
+            fail("optimizer", f"one of {OPTIMIZERS}")
+        if self.schedule not in SCHEDULES:
+            fail("schedule", f"one of {SCHEDULES}")
+        if not self.lr > 0:
+            fail("lr", "a number > 0")
+        for name in ("weight_decay", "momentum", "clip_norm", "max_epochs", "time_budget"):
+            if getattr(self, name) < 0:
+                fail(name, "a number >= 0")
+        if not 0 <= self.min_lr_ratio <= 1:
+            fail("min_lr_ratio", "a number in [0, 1]")
+        if not 0 < self.plateau_factor < 1:
+            fail("plateau_factor", "a number in (0, 1)")
+        for name in ("accumulate", "eval_every", "keep", "log_every"):
+            if getattr(self, name) < 1:
+                fail(name, "an integer >= 1")
+        for name in ("warmup_steps", "max_steps", "patience", "checkpoint_every", "threads", "plateau_patience"):
+            if getattr(self, name) < 0:
+                fail(name, "an integer >= 0")
+        if not (self.max_steps or self.max_epochs or self.time_budget):
+            raise ValueError("train: no limit set: give at least one of train.max_steps, train.max_epochs, "
+                             "train.time_budget (seconds); the first reached ends the run")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last checkpoint is the last good state."""
+
+
+class Callback:
+    """Hooks for progress reporting (the CLI's progress bar is one). Library code prints nothing."""
+
+    def on_start(self, trainer: "Trainer") -> None: ...
+    def on_step(self, trainer: "Trainer", record: dict) -> None: ...
+    def on_eval(self, trainer: "Trainer", record: dict) -> None: ...
+    def on_checkpoint(self, trainer: "Trainer", path: str) -> None: ...
+    def on_end(self, trainer: "Trainer", summary: dict) -> None: ...
+
+
+def _parts(carry) -> Tuple[torch.Tensor, ...]:
+    if carry is None:
+        return ()
+    return tuple(carry) if isinstance(carry, (tuple, list)) else (carry,)
+
+
+def _detach(carry):
+    if carry is None:
+        return None
+    if isinstance(carry, torch.Tensor):
+        return carry.detach()
+    return type(carry)(*(p.detach() for p in carry)) if hasattr(carry, "_fields") else tuple(p.detach() for p in carry)
+
+
+class Trainer:
+    def __init__(self, model: torch.nn.Module, data, evaluate: Callable[[], dict], config: TrainConfig,
+                 run_dir: str, meta: Optional[dict] = None, callbacks: Sequence[Callback] = ()):
+        self.model, self.data, self.evaluate, self.config = model, data, evaluate, config
+        self.run_dir, self.meta, self.callbacks = run_dir, dict(meta or {}), list(callbacks)
+        self.checkpoint_dir = os.path.join(run_dir, "checkpoints")
+        params = [p for p in model.parameters() if p.requires_grad]
+        self.params = params
+        if config.optimizer == "adamw":
+            self.optimizer = torch.optim.AdamW(params, lr=config.lr, betas=(config.beta1, config.beta2),
+                                               weight_decay=config.weight_decay)
+        else:
+            self.optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
+                                             weight_decay=config.weight_decay)
+        self.plateau = Plateau(config.plateau_factor, config.plateau_patience, config.min_lr_ratio)
+        self.step = 0
+        self.elapsed = 0.0              # training seconds before this process (from the checkpoint)
+        self.carry = None
+        self.best_loss, self.best_step, self.bad_evals = math.inf, -1, 0
+        self.stopped_early = False
+        self.last_eval_step = -1
+        self.resumed_from: Optional[str] = None
+
+    # --- learning rate --------------------------------------------------------------------------
+    def progress(self, elapsed: float) -> float:
+        """Fraction of the run done: the largest of the fractions of its limits."""
+        cfg, fractions = self.config, []
+        if cfg.max_steps:
+            fractions.append(self.step / cfg.max_steps)
+        if cfg.max_epochs:
+            fractions.append(self.data.epochs / cfg.max_epochs)
+        if cfg.time_budget:
+            fractions.append(elapsed / cfg.time_budget)
+        return max(fractions)
+
+    def lr_at(self, elapsed: float) -> float:
+        cfg = self.config
+        factor = warmup_factor(self.step, cfg.warmup_steps)
+        if cfg.schedule == "cosine":
+            factor *= cosine_factor(self.progress(elapsed), cfg.min_lr_ratio)
+        elif cfg.schedule == "plateau":
+            factor *= self.plateau.scale
+        return cfg.lr * factor
+
+    # --- checkpoints ----------------------------------------------------------------------------
+    def save(self, elapsed: float, best: bool = False) -> str:
+        bad = [name for name, p in self.model.named_parameters() if not torch.isfinite(p).all()]
+        if bad:  # an update can overflow with a finite loss and gradient; never checkpoint it
+            raise TrainingDiverged(f"parameters {', '.join(bad[:3])} are no longer finite after step {self.step}; "
+                                   "try a lower train.lr or a train.clip_norm")
+        opt_tensors, opt_data = ckpt.optimizer_to_checkpoint(self.optimizer)
+        data_json, data_tensors = self.data.state()
+        tensors = {**opt_tensors, "rng.torch": torch.get_rng_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            for i, state in enumerate(torch.cuda.get_rng_state_all()):
+                tensors[f"rng.cuda.{i}"] = state
+        tensors.update({f"data.{k}": v for k, v in data_tensors.items()})
+        tensors.update({f"carry.{i}": p for i, p in enumerate(_parts(self.carry))})
+        meta = {**self.meta, "step": self.step, "epochs": self.data.epochs, "elapsed": elapsed,
+                "optimizer": opt_data, "plateau": self.plateau.state(), "data": data_json,
+                "early_stopping": {"best_loss": None if math.isinf(self.best_loss) else self.best_loss,
+                                   "best_step": self.best_step, "bad_evals": self.bad_evals,
+                                   "stopped": self.stopped_early, "last_eval_step": self.last_eval_step}}
+        path = ckpt.save_checkpoint(self.checkpoint_dir, f"step-{self.step:08d}", self.model, tensors, meta)
+        if best:
+            ckpt.set_pointer(self.checkpoint_dir, "best", path)
+        ckpt.set_pointer(self.checkpoint_dir, "last", path)
+        ckpt.prune(self.checkpoint_dir, self.config.keep, protect=(ckpt.read_pointer(self.checkpoint_dir, "best"),))
+        for cb in self.callbacks:
+            cb.on_checkpoint(self, path)
+        return path
+
+    def load(self, path: str) -> None:
+        """Restore everything a checkpoint holds, so that training continues exactly."""
+        meta = ckpt.read_meta(path)
+        ckpt.load_model_weights(path, self.model)
+        tensors = ckpt.load_train_tensors(path)
+        ckpt.optimizer_from_checkpoint(self.optimizer, tensors, meta["optimizer"])
+        self.plateau.load(meta["plateau"])
+        self.data.load_state(meta["data"], {k[5:]: v for k, v in tensors.items() if k.startswith("data.")})
+        carry = [tensors[f"carry.{i}"] for i in range(len([k for k in tensors if k.startswith("carry.")]))]
+        self.carry = tuple(carry) if carry else None
+        early = meta["early_stopping"]
+        self.best_loss = math.inf if early["best_loss"] is None else early["best_loss"]
+        self.best_step, self.bad_evals = early["best_step"], early["bad_evals"]
+        self.stopped_early, self.last_eval_step = early["stopped"], early["last_eval_step"]
+        self.step, self.elapsed = meta["step"], meta["elapsed"]
+        torch.set_rng_state(tensors["rng.torch"])
+        cuda = [tensors[k] for k in sorted(t for t in tensors if t.startswith("rng.cuda."))]
+        if cuda and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(cuda)
+        self.resumed_from = path
+
+    # --- the loop -------------------------------------------------------------------------------
+    def done(self, elapsed: float) -> bool:
+        cfg = self.config
+        return (self.stopped_early or (cfg.max_steps and self.step >= cfg.max_steps)
+                or (cfg.max_epochs and self.data.epochs >= cfg.max_epochs)
+                or (cfg.time_budget and elapsed >= cfg.time_budget))
+
+    def _evaluate(self, elapsed: float) -> dict:
+        self.model.eval()
+        with torch.no_grad():
+            metrics = dict(self.evaluate())
+        self.model.train()
+        self.last_eval_step = self.step
+        loss = metrics["loss"]
+        improved = loss < self.best_loss
+        if improved:
+            self.best_loss, self.best_step, self.bad_evals = loss, self.step, 0
+        else:
+            self.bad_evals += 1
+            if self.config.patience and self.bad_evals >= self.config.patience:
+                self.stopped_early = True
+        if self.config.schedule == "plateau":
+            self.plateau.update(loss)
+        return {"kind": "valid", "step": self.step, **metrics, "best_loss": self.best_loss, "improved": improved,
+                "elapsed": elapsed}
+
+    def fit(self) -> dict:
+        cfg = self.config
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        os.makedirs(self.run_dir, exist_ok=True)
+        resume_step = self.step if self.resumed_from else None
+        log = MetricsLog(os.path.join(self.run_dir, "metrics.jsonl"), resume_step=resume_step)
+        board = TensorBoard(os.path.join(self.run_dir, "tensorboard"),
+                            purge_step=self.step + 1 if self.resumed_from else None) if cfg.tensorboard else None
+        autocast_device = "cuda" if next(self.model.parameters()).is_cuda else "cpu"
+        start = time.perf_counter()
+        clock = lambda: self.elapsed + time.perf_counter() - start  # noqa: E731 (seconds, across resumes)
+        every = cfg.checkpoint_every or cfg.eval_every
+        window_tokens, window_start = 0, time.perf_counter()
+        for cb in self.callbacks:
+            cb.on_start(self)
+        self.model.train()
+        try:
+            while not self.done(clock()):
+                lr = self.lr_at(clock())
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                self.optimizer.zero_grad(set_to_none=True)
+                total, count = 0.0, 0
+                for _ in range(cfg.accumulate):
+                    batch, reset = self.data.next()
+                    if reset:
+                        self.carry = None
+                    with torch.autocast(autocast_device, dtype=torch.bfloat16, enabled=cfg.bf16):
+                        loss, n, carry = self.model.loss(batch, self.carry)
+                    (loss / cfg.accumulate).backward()
+                    self.carry = _detach(carry)
+                    total, count = total + loss.item() * n, count + n
+                step_loss = total / max(count, 1)
+                norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.clip_norm if cfg.clip_norm else math.inf)
+                if not (math.isfinite(step_loss) and math.isfinite(norm)):  # stop before the weights are hit
+                    what = "loss" if not math.isfinite(step_loss) else "gradient norm"
+                    value = step_loss if what == "loss" else float(norm)
+                    raise TrainingDiverged(f"the training {what} is {value} at step {self.step + 1} (lr {lr:.3g}); "
+                                           "try a lower train.lr or a train.clip_norm")
+                self.optimizer.step()
+                self.step += 1
+                window_tokens += count
+                record = {"kind": "train", "step": self.step, "loss": step_loss, "lr": lr,
+                          "grad_norm": float(norm), "epochs": round(self.data.epochs, 6), "elapsed": round(clock(), 3)}
+                if self.step % cfg.log_every == 0 or self.step == 1:
+                    now = time.perf_counter()
+                    record["tokens_per_s"] = window_tokens / max(now - window_start, 1e-9)
+                    window_tokens, window_start = 0, now
+                    if board:
+                        board.scalars("train", {k: record[k] for k in ("loss", "lr", "grad_norm", "tokens_per_s")},
+                                      self.step)
+                log.write(record)
+                for cb in self.callbacks:
+                    cb.on_step(self, record)
+                evaluated = improved = False
+                if self.step % cfg.eval_every == 0:
+                    result = self._evaluate(clock())
+                    evaluated, improved = True, result["improved"]
+                    log.write(result)
+                    if board:
+                        board.scalars("valid", {k: v for k, v in result.items() if k not in ("step", "kind")},
+                                      self.step)
+                    for cb in self.callbacks:
+                        cb.on_eval(self, result)
+                if self.step % every == 0 or (evaluated and improved):
+                    log.flush()
+                    self.save(clock(), best=evaluated and improved)
+            # the end: a last evaluation, a last checkpoint, the best weights back
+            if self.last_eval_step != self.step:
+                result = self._evaluate(clock())
+                log.write(result)
+                if board:
+                    board.scalars("valid", {k: v for k, v in result.items() if k not in ("step", "kind")}, self.step)
+                for cb in self.callbacks:
+                    cb.on_eval(self, result)
+                log.flush()
+                self.save(clock(), best=result["improved"])
+            elif not os.path.exists(os.path.join(self.checkpoint_dir, f"step-{self.step:08d}")):
+                log.flush()
+                self.save(clock())
+        finally:
+            log.close()
+            if board:
+                board.close()
+        best = ckpt.read_pointer(self.checkpoint_dir, "best")
+        if cfg.restore_best and best and os.path.basename(best) != f"step-{self.step:08d}":
+            ckpt.load_model_weights(best, self.model)
+        if cfg.plot:
+            plot_losses(os.path.join(self.run_dir, "metrics.jsonl"), os.path.join(self.run_dir, "loss.png"),
+                        title=os.path.basename(os.path.abspath(self.run_dir)))
+        summary = {"steps": self.step, "elapsed": clock(), "best_loss": self.best_loss, "best_step": self.best_step,
+                   "stopped_early": self.stopped_early,
+                   "best_checkpoint": best, "last_checkpoint": ckpt.read_pointer(self.checkpoint_dir, "last")}
+        for cb in self.callbacks:
+            cb.on_end(self, summary)
+        return summary
