@@ -43,8 +43,9 @@ class ProgressBar:
         self.unit = unit
         initial = trainer.step if unit == "step" else int(trainer.elapsed)
         if not self.quiet:
+            interactive = sys.stderr.isatty()  # a log file gets a line every 30 s, not a redraw per step
             self.bar = tqdm(total=total, initial=initial, unit=unit, dynamic_ncols=True, file=sys.stderr,
-                            desc="train", smoothing=0.05)
+                            desc="train", smoothing=0.05, mininterval=0.5 if interactive else 30.0)
             if trainer.resumed_from:
                 self.bar.write(f"resumed from {trainer.resumed_from} (step {trainer.step})")
         self.tokens_per_s = 0.0
@@ -102,6 +103,10 @@ def _run_training(task, run_dir: str, checkpoint, quiet: bool) -> int:
     print(f"done: {summary['steps']} steps in {summary['elapsed']:.0f} s; best valid loss {loss:.4f} "
           f"(perplexity {math.exp(min(loss, 700)):.2f}, {loss / math.log(2):.4f} bits/token) at step "
           f"{summary['best_step']}{', stopped early' if summary['stopped_early'] else ''}")
+    if summary["final"]:
+        final = summary["final"]
+        print(f"all of the validation data: loss {final['loss']:.4f}, perplexity {final['perplexity']:.2f}, "
+              f"{final['bits_per_char']:.4f} bits/char")
     print(f"run: {run_dir} (best checkpoint {os.path.basename(summary['best_checkpoint'] or '-')}, "
           f"metrics.jsonl, tensorboard/, loss.png)")
     return 0

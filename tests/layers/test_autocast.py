@@ -41,3 +41,17 @@ def test_bfloat16_autocast(config, lengths):
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
     for name, p in layer.named_parameters():
         assert p.grad is not None and p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all(), name
+
+
+@pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
+def test_a_state_carried_under_autocast_goes_back_in(config):
+    """Truncated BPTT under autocast: the fused kernel hands back a bfloat16 state; feeding it to the
+    next chunk must work and equal feeding that state in float32."""
+    mode, options = config
+    layer = Recurrent(RecurrentConfig(mode, D, H, num_layers=2, **options)).eval()
+    first, second = torch.randn(B, T, D), torch.randn(B, T, D)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _, state = layer(first)
+        y, _ = layer(second, state)
+        y32_state, _ = layer(second, tuple(p.float() for p in as_parts(state)))
+    torch.testing.assert_close(y, y32_state, atol=0, rtol=0)

@@ -182,3 +182,10 @@ def test_load_yaml_errors_name_the_file(tmp_path, content, message):
     with pytest.raises(ConfigError) as error:
         load_yaml(str(path))
     assert str(error.value).startswith(str(path)) and message in str(error.value)
+
+
+def test_resolve_a_file_section_with_every_key_commented_out_keeps_the_base(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  # lr: 0.5\nmodel:\n  hidden_size: 4\n")
+    run = resolve(Run, {"train": {"lr": 0.25}}, files=[str(path)])
+    assert run == Run(model=Model(hidden_size=4), train=Train(lr=0.25))

@@ -117,7 +117,8 @@ class Recurrent(nn.Module):
         lengths = self._check(x, state, lengths)
         B, T, _ = x.shape
         N = cfg.num_directions
-        parts = as_parts(state) if state is not None else tuple(
+        # under autocast a carried state comes back in the low precision: it re-enters in x's dtype
+        parts = tuple(p.to(x.dtype) for p in as_parts(state)) if state is not None else tuple(
             x.new_zeros(cfg.num_layers * N, B, size) for size in self.cells[0].state_sizes)
         valid = None if lengths is None else (torch.arange(T, device=x.device)[None] < lengths[:, None])  # (B, T)
         if valid is not None:  # padding takes no part, whatever it holds (NaN included)
@@ -222,7 +223,8 @@ class Recurrent(nn.Module):
                 if not isinstance(part, Tensor) or tuple(part.shape) != expected:
                     got = tuple(part.shape) if isinstance(part, Tensor) else type(part).__name__
                     raise ValueError(f"state {name} has shape {got}, expected (L*N, B, size) = {expected}")
-                if part.dtype != x.dtype or part.device != x.device:
+                autocast = torch.is_autocast_enabled(x.device.type) and part.is_floating_point()
+                if (part.dtype != x.dtype and not autocast) or part.device != x.device:
                     raise TypeError(f"state {name} is {part.dtype} on {part.device}, input is {x.dtype} on {x.device}")
         if lengths is None:
             return None

@@ -135,12 +135,18 @@ class Task:
         return evaluate_stream(self.model, self.valid_ids, d.eval_batch_size, d.eval_bptt, d.eval_fraction,
                                self.chars_per_token)
 
+    def evaluate_all(self) -> dict:
+        d = self.config.data
+        return evaluate_stream(self.model, self.valid_ids, d.eval_batch_size, d.eval_bptt, 1.0, self.chars_per_token)
+
     def meta(self) -> dict:
         return {"task": NAME, "config": to_dict(self.config), "vocabulary": self.tokenizer.to_json(),
                 "train_sha256": self.train_sha256, "chars_per_token": self.chars_per_token}
 
     def trainer(self, run_dir: str, callbacks=()) -> Trainer:
-        return Trainer(self.model, self.stream, self.evaluate, self.config.train, run_dir, self.meta(), callbacks)
+        full = self.evaluate_all if self.config.data.eval_fraction < 1 else None
+        return Trainer(self.model, self.stream, self.evaluate, self.config.train, run_dir, self.meta(), callbacks,
+                       evaluate_final=full)
 
 
 def save_run_config(run_dir: str, config: RunConfig) -> None:

@@ -159,6 +159,8 @@ def resolve(cls, base: Optional[Mapping] = None, files: Sequence[str] = (), over
     merged = json.loads(json.dumps(base or {}))
     for path in files:
         for key, value in load_yaml(path).items():
+            if value is None:  # a section whose keys are all commented out
+                value = {}
             if isinstance(value, dict) and isinstance(merged.get(key), dict):
                 merged[key].update(value)
             else:

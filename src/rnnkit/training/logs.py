@@ -16,7 +16,7 @@ class MetricsLog:
     def __init__(self, path: str, resume_step: Optional[int] = None):
         self.path = path
         if resume_step is not None and os.path.exists(path):
-            kept = [r for r in read_metrics(path) if r.get("step", 0) <= resume_step]
+            kept = [r for r in read_metrics(path) if r.get("step", 0) <= resume_step and r.get("kind") != "final"]
             tmp = path + ".tmp"
             with open(tmp, "w", encoding="utf-8") as f:
                 f.writelines(json.dumps(r) + "\n" for r in kept)

@@ -120,8 +120,10 @@ def _detach(carry):
 
 class Trainer:
     def __init__(self, model: torch.nn.Module, data, evaluate: Callable[[], dict], config: TrainConfig,
-                 run_dir: str, meta: Optional[dict] = None, callbacks: Sequence[Callback] = ()):
+                 run_dir: str, meta: Optional[dict] = None, callbacks: Sequence[Callback] = (),
+                 evaluate_final: Optional[Callable[[], dict]] = None):
         self.model, self.data, self.evaluate, self.config = model, data, evaluate, config
+        self.evaluate_final = evaluate_final  # e.g. on all the validation data, once, with the final weights
         self.run_dir, self.meta, self.callbacks = run_dir, dict(meta or {}), list(callbacks)
         self.checkpoint_dir = os.path.join(run_dir, "checkpoints")
         params = [p for p in model.parameters() if p.requires_grad]
@@ -318,18 +320,26 @@ class Trainer:
             elif not os.path.exists(os.path.join(self.checkpoint_dir, f"step-{self.step:08d}")):
                 log.flush()
                 self.save(clock())
+            best = ckpt.read_pointer(self.checkpoint_dir, "best")
+            if cfg.restore_best and best and os.path.basename(best) != f"step-{self.step:08d}":
+                ckpt.load_model_weights(best, self.model)
+            final = None
+            if self.evaluate_final is not None:
+                self.model.eval()
+                with torch.no_grad():
+                    final = dict(self.evaluate_final())
+                self.model.train()
+                log.write({"kind": "final", "step": self.step,
+                           "checkpoint": os.path.basename(best) if cfg.restore_best and best else None, **final})
         finally:
             log.close()
             if board:
                 board.close()
-        best = ckpt.read_pointer(self.checkpoint_dir, "best")
-        if cfg.restore_best and best and os.path.basename(best) != f"step-{self.step:08d}":
-            ckpt.load_model_weights(best, self.model)
         if cfg.plot:
             plot_losses(os.path.join(self.run_dir, "metrics.jsonl"), os.path.join(self.run_dir, "loss.png"),
                         title=os.path.basename(os.path.abspath(self.run_dir)))
         summary = {"steps": self.step, "elapsed": clock(), "best_loss": self.best_loss, "best_step": self.best_step,
-                   "stopped_early": self.stopped_early,
+                   "stopped_early": self.stopped_early, "final": final,
                    "best_checkpoint": best, "last_checkpoint": ckpt.read_pointer(self.checkpoint_dir, "last")}
         for cb in self.callbacks:
             cb.on_end(self, summary)
