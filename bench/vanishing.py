@@ -11,6 +11,7 @@ keep it alive over long distances.
 """
 
 import argparse
+import os
 
 import torch
 
@@ -47,7 +48,7 @@ def main():
         ids = torch.tensor(tokenizer.encode(open(args.file, encoding="utf-8").read()))
         g = gradient_by_distance(model, ids, args.steps, args.batch)
         rel = g / g[0]
-        print(f"{run[-28:]:<28}{model.config.cell:<10}" + "".join(f"{float(rel[k]):>10.2e}" for k in distances))
+        print(f"{os.path.basename(run.rstrip(os.sep))[:27]:<28}{model.config.cell:<10}" + "".join(f"{float(rel[k]):>10.2e}" for k in distances))
 
 
 if __name__ == "__main__":
