@@ -46,15 +46,12 @@ class TokenStream:
 
     def next(self) -> Tuple[Dict[str, Tensor], bool]:
         length = self.window()
-        reset = self.position == 0
-        if self.position + 1 >= self.streams.size(1):  # no target left in this epoch: start the next
-            self.position, self.epoch, reset = 0, self.epoch + 1, True
-        start = self.position
-        end = min(start + length, self.streams.size(1) - 1)
+        start, last = self.position, self.streams.size(1) - 1  # the last column is only ever a target
+        end = min(start + length, last)
         self.position = end
-        if self.position + 1 >= self.streams.size(1):
+        if self.position >= last:  # no target left in this epoch: the next window starts the next one
             self.position, self.epoch = 0, self.epoch + 1
-        return {"input": self.streams[:, start:end], "target": self.streams[:, start + 1:end + 1]}, reset
+        return {"input": self.streams[:, start:end], "target": self.streams[:, start + 1:end + 1]}, start == 0
 
     def state(self) -> Tuple[dict, Dict[str, Tensor]]:
         return {"position": self.position, "epoch": self.epoch}, {"generator": self.generator.get_state()}

@@ -5,6 +5,7 @@ Config sections (YAML or ``--set``): ``data`` (LanguageModelData, below), ``mode
 (LanguageModelConfig) and ``train`` (TrainConfig).
 """
 
+import functools
 import hashlib
 import math
 import os
@@ -130,21 +131,18 @@ class Task:
         self.stream = TokenStream(self.train_ids, data.batch_size, data.bptt, data.random_bptt,
                                   seed=config.train.seed + 1)
 
-    def evaluate(self) -> dict:
+    def evaluate(self, fraction: Optional[float] = None) -> dict:
+        """Validation metrics on the leading ``fraction`` of the text (default: data.eval_fraction)."""
         d = self.config.data
-        return evaluate_stream(self.model, self.valid_ids, d.eval_batch_size, d.eval_bptt, d.eval_fraction,
-                               self.chars_per_token)
-
-    def evaluate_all(self) -> dict:
-        d = self.config.data
-        return evaluate_stream(self.model, self.valid_ids, d.eval_batch_size, d.eval_bptt, 1.0, self.chars_per_token)
+        return evaluate_stream(self.model, self.valid_ids, d.eval_batch_size, d.eval_bptt,
+                               d.eval_fraction if fraction is None else fraction, self.chars_per_token)
 
     def meta(self) -> dict:
         return {"task": NAME, "config": to_dict(self.config), "vocabulary": self.tokenizer.to_json(),
                 "train_sha256": self.train_sha256, "chars_per_token": self.chars_per_token}
 
     def trainer(self, run_dir: str, callbacks=()) -> Trainer:
-        full = self.evaluate_all if self.config.data.eval_fraction < 1 else None
+        full = functools.partial(self.evaluate, 1.0) if self.config.data.eval_fraction < 1 else None
         return Trainer(self.model, self.stream, self.evaluate, self.config.train, run_dir, self.meta(), callbacks,
                        evaluate_final=full)
 

@@ -220,11 +220,17 @@ class Trainer:
                 or (cfg.max_epochs and self.data.epochs >= cfg.max_epochs)
                 or (cfg.time_budget and elapsed >= cfg.time_budget))
 
-    def _evaluate(self, elapsed: float) -> dict:
+    def _in_eval_mode(self, evaluate: Callable[[], dict]) -> dict:
         self.model.eval()
         with torch.no_grad():
-            metrics = dict(self.evaluate())
+            metrics = dict(evaluate())
         self.model.train()
+        return metrics
+
+    def _evaluate(self, elapsed: float, log: MetricsLog, board: Optional[TensorBoard]) -> dict:
+        """Evaluate, update early stopping and the plateau schedule, and report it (log, TensorBoard,
+        callbacks); returns the record."""
+        metrics = self._in_eval_mode(self.evaluate)
         self.last_eval_step = self.step
         loss = metrics["loss"]
         improved = loss < self.best_loss
@@ -236,8 +242,14 @@ class Trainer:
                 self.stopped_early = True
         if self.config.schedule == "plateau":
             self.plateau.update(loss)
-        return {"kind": "valid", "step": self.step, **metrics, "best_loss": self.best_loss, "improved": improved,
-                "elapsed": elapsed}
+        record = {"kind": "valid", "step": self.step, **metrics, "best_loss": self.best_loss, "improved": improved,
+                  "elapsed": elapsed}
+        log.write(record)
+        if board:
+            board.scalars("valid", {k: v for k, v in record.items() if k not in ("step", "kind")}, self.step)
+        for cb in self.callbacks:
+            cb.on_eval(self, record)
+        return record
 
     def fit(self) -> dict:
         cfg = self.config
@@ -296,25 +308,13 @@ class Trainer:
                     cb.on_step(self, record)
                 evaluated = improved = False
                 if self.step % cfg.eval_every == 0:
-                    result = self._evaluate(clock())
-                    evaluated, improved = True, result["improved"]
-                    log.write(result)
-                    if board:
-                        board.scalars("valid", {k: v for k, v in result.items() if k not in ("step", "kind")},
-                                      self.step)
-                    for cb in self.callbacks:
-                        cb.on_eval(self, result)
+                    evaluated, improved = True, self._evaluate(clock(), log, board)["improved"]
                 if self.step % every == 0 or (evaluated and improved):
                     log.flush()
                     self.save(clock(), best=evaluated and improved)
             # the end: a last evaluation, a last checkpoint, the best weights back
             if self.last_eval_step != self.step:
-                result = self._evaluate(clock())
-                log.write(result)
-                if board:
-                    board.scalars("valid", {k: v for k, v in result.items() if k not in ("step", "kind")}, self.step)
-                for cb in self.callbacks:
-                    cb.on_eval(self, result)
+                result = self._evaluate(clock(), log, board)
                 log.flush()
                 self.save(clock(), best=result["improved"])
             elif not os.path.exists(os.path.join(self.checkpoint_dir, f"step-{self.step:08d}")):
@@ -325,10 +325,7 @@ class Trainer:
                 ckpt.load_model_weights(best, self.model)
             final = None
             if self.evaluate_final is not None:
-                self.model.eval()
-                with torch.no_grad():
-                    final = dict(self.evaluate_final())
-                self.model.train()
+                final = self._in_eval_mode(self.evaluate_final)
                 log.write({"kind": "final", "step": self.step,
                            "checkpoint": os.path.basename(best) if cfg.restore_best and best else None, **final})
         finally:
