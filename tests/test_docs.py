@@ -1,5 +1,5 @@
 """The user's guide lists every configuration key a user can set: a key added to a config dataclass
-without a line in docs/language-modeling.md fails here."""
+without a line in its task's page (docs/language-modeling.md, classification.md, tagging.md) fails here."""
 
 import dataclasses
 import os
@@ -7,14 +7,21 @@ import os
 import pytest
 
 from rnnkit.models import LanguageModelConfig
+from rnnkit.models.sequence_tagger import SequenceTaggerConfig
+from rnnkit.models.text_classifier import TextClassifierConfig
+from rnnkit.tasks.classification import ClassificationData
 from rnnkit.tasks.language_modeling import LanguageModelData
+from rnnkit.tasks.tagging import TaggingData
 from rnnkit.training import TrainConfig
 
-DOC = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "language-modeling.md")
+DOCS = os.path.join(os.path.dirname(__file__), os.pardir, "docs")
 
 
-@pytest.mark.parametrize("config", [LanguageModelData, LanguageModelConfig, TrainConfig])
-def test_every_key_is_documented(config):
-    text = open(DOC, encoding="utf-8").read()
+@pytest.mark.parametrize("page, config", [
+    ("language-modeling.md", LanguageModelData), ("language-modeling.md", LanguageModelConfig),
+    ("language-modeling.md", TrainConfig), ("classification.md", ClassificationData),
+    ("classification.md", TextClassifierConfig), ("tagging.md", TaggingData), ("tagging.md", SequenceTaggerConfig)])
+def test_every_key_is_documented(page, config):
+    text = open(os.path.join(DOCS, page), encoding="utf-8").read()
     missing = [f.name for f in dataclasses.fields(config) if f"`{f.name}`" not in text]
-    assert not missing, f"docs/language-modeling.md does not document {config.__name__} keys {missing}"
+    assert not missing, f"docs/{page} does not document {config.__name__} keys {missing}"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import rnnkit.layers.scan as scan_module
-from rnnkit import GRU, LSTM, RNN, Recurrent, RecurrentConfig
+from rnnkit import GRU, LSTM, Recurrent, RecurrentConfig
 from rnnkit.cells.state import as_parts
 
 B, T, D, H = 2, 4, 3, 4

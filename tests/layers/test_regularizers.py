@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from rnnkit import LSTMState, Recurrent, RecurrentConfig
+from rnnkit import Recurrent, RecurrentConfig
 from rnnkit.cells.state import as_parts, from_parts
 from rnnkit.layers import dropout as drop
 from tests.reference import random_state

@@ -247,12 +247,42 @@ def test_early_stopping_with_patience_restores_the_best_weights(tmp_path, restor
     # evaluations after steps 1..4: improved, improved, worse, worse -> stop after the second bad one
     assert len(seen) == 4
     assert summary["steps"] == 4 and summary["stopped_early"]
-    assert summary["best_step"] == 2 and summary["best_loss"] == 2.0
+    assert summary["best_step"] == 2 and summary["best"] == 2.0 and summary["monitor"] == "loss"
     assert summary["best_checkpoint"].endswith("step-00000002")
     expected = seen[1] if restore_best else seen[3]
     for p, e in zip(model.parameters(), expected):
         assert torch.equal(p.detach(), e)
     assert not torch.equal(seen[1][0], seen[3][0])  # the choice above mattered
+
+
+@pytest.mark.parametrize("monitor, mode", [("accuracy", "auto"), ("macro_f1", "auto"), ("loss", "max")])
+def test_a_maximized_monitor_keeps_the_highest_value(tmp_path, monitor, mode):
+    model = Regression()
+    values = [0.5, 0.8, 0.7, 0.9, 0.6]
+    seen = []
+
+    def evaluate():
+        seen.append([p.detach().clone() for p in model.parameters()])
+        return {"loss": 1.0 - values[len(seen) - 1] if monitor != "loss" else values[len(seen) - 1],
+                "accuracy": values[len(seen) - 1], "macro_f1": values[len(seen) - 1]}
+
+    summary = Trainer(model, Batches(regression_data(n=2, batches=3)), evaluate,
+                      config(max_steps=5, monitor=monitor, monitor_mode=mode), str(tmp_path / "run")).fit()
+    assert summary["best_step"] == 4 and summary["best"] == 0.9 and summary["monitor"] == monitor
+    assert summary["best_checkpoint"].endswith("step-00000004")
+    for p, e in zip(model.parameters(), seen[3]):
+        assert torch.equal(p.detach(), e)
+    assert [r["improved"] for r in records(tmp_path, "valid")] == [True, True, False, True, False]
+
+
+def test_a_monitor_the_evaluation_does_not_report_is_an_error(tmp_path):
+    model = Regression()
+    run = Trainer(model, Batches(regression_data()), lambda: {"loss": 1.0}, config(max_steps=2, monitor="accuracy"),
+                  str(tmp_path / "run"))
+    with pytest.raises(ValueError, match=r"train.monitor='accuracy' is not among the evaluation's metrics \['loss'\]"):
+        run.fit()
+    with pytest.raises(ValueError, match="train.monitor_mode='up'"):
+        config(monitor_mode="up")
 
 
 def test_no_patience_runs_to_the_limit(tmp_path):

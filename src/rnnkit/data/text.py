@@ -20,6 +20,12 @@ def read_text(path: str) -> str:
         raw = f.read()
     if not raw.removeprefix(b"\xef\xbb\xbf").strip():  # a BOM alone is how some editors save an empty file
         raise DataError(f"{path}: the file is empty" + (" (whitespace only)" if raw else ""))
+    return decode_utf8(raw, path)
+
+
+def decode_utf8(raw: bytes, path: str) -> str:
+    """``raw`` as text (a BOM dropped); a DataError naming the line and offset of the first NUL byte or
+    of the first bytes that are not UTF-8."""
     nul = raw.find(b"\0")
     if nul >= 0:
         line = raw.count(b"\n", 0, nul) + 1

@@ -12,7 +12,6 @@
 All are identities (or the expectation, for zoneout) in eval mode.
 """
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 

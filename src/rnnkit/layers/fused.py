@@ -7,7 +7,6 @@ kernel a dropped copy of w_hh. Variable lengths use a PackedSequence, as torch.n
 unsorted here so the caller may give rows in any order.
 """
 
-import torch
 from torch import Tensor, _VF
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..layers import Recurrent, RecurrentConfig
-from ..layers.config import MODES
+from .options import check_sizes, recurrent_config
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,7 @@ class LanguageModelConfig:
     backend: str = "auto"
 
     def __post_init__(self):
-        if self.cell not in MODES:
-            raise ValueError(f"model.cell={self.cell!r}: expected one of {MODES}")
-        for name in ("hidden_size", "num_layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"model.{name}={getattr(self, name)!r}: expected an integer >= 1")
+        check_sizes(self)
         if self.embedding_size < 0:
             raise ValueError(f"model.embedding_size={self.embedding_size!r}: expected >= 0 (0 = hidden_size)")
         if not 0 <= self.embedding_dropout < 1:
@@ -54,15 +50,7 @@ class LanguageModelConfig:
         self.recurrent_config(1)  # the layer's own validation, with model.* names in its messages
 
     def recurrent_config(self, input_size: int) -> RecurrentConfig:
-        try:
-            return RecurrentConfig(
-                mode=self.cell, input_size=input_size, hidden_size=self.hidden_size, num_layers=self.num_layers,
-                dropout=self.dropout, input_dropout=self.input_dropout, output_dropout=self.output_dropout,
-                variational=self.variational, recurrent_dropout=self.recurrent_dropout,
-                weight_dropout=self.weight_dropout, zoneout=self.zoneout, peephole=self.peephole,
-                layer_norm=self.layer_norm, init=self.init, backend=self.backend)
-        except ValueError as error:
-            raise ValueError(str(error).replace("RecurrentConfig.", "model.").replace("mode=", "cell=")) from None
+        return recurrent_config(self, input_size, output_dropout=self.output_dropout, zoneout=self.zoneout)
 
 
 def sample_next(logits: Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,

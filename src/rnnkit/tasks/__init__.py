@@ -1,7 +1,7 @@
 """The tasks the CLI knows, by name: an explicit dict, no registry magic."""
 
-from . import language_modeling
+from . import classification, language_modeling, tagging
 
-TASKS = {"lm": language_modeling}
+TASKS = {"lm": language_modeling, "classify": classification, "tag": tagging}
 
 __all__ = ["TASKS"]

@@ -8,24 +8,23 @@ Config sections (YAML or ``--set``): ``data`` (LanguageModelData, below), ``mode
 import functools
 import hashlib
 import math
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
-import yaml
-
 from ..data import DataError, read_text
 from ..data.corpus import STDLIB, stdlib_corpus
 from ..data.streams import TokenStream, eval_windows
 from ..data.tokenizer import KINDS, fit_tokenizer, tokenizer_from_json
 from ..models import LanguageModel, LanguageModelConfig
+from . import runs
 from ..training import checkpoint as ckpt
-from ..training.config import build, to_dict
+from ..training.config import to_dict
 from ..training.trainer import TrainConfig, Trainer
 
 NAME = "lm"
+RATE = "tok_s"  # what the progress bar calls the count per second of model.loss
 
 
 @dataclass(frozen=True)
@@ -137,6 +136,13 @@ class Task:
         return evaluate_stream(self.model, self.valid_ids, d.eval_batch_size, d.eval_bptt,
                                d.eval_fraction if fraction is None else fraction, self.chars_per_token)
 
+    def describe(self) -> str:
+        cfg, model = self.config, self.model
+        params = sum(p.numel() for p in model.parameters())
+        return (f"lm: {self.train_ids.numel():,} training and {self.valid_ids.numel():,} validation tokens, "
+                f"vocabulary {len(self.tokenizer):,} ({cfg.data.tokenizer}); {cfg.model.cell} "
+                f"{cfg.model.num_layers}x{cfg.model.hidden_size}, {params:,} parameters, path {model.rnn.path}")
+
     def meta(self) -> dict:
         return {"task": NAME, "config": to_dict(self.config), "vocabulary": self.tokenizer.to_json(),
                 "train_sha256": self.train_sha256, "chars_per_token": self.chars_per_token}
@@ -147,49 +153,34 @@ class Task:
                        evaluate_final=full)
 
 
-def save_run_config(run_dir: str, config: RunConfig) -> None:
-    os.makedirs(run_dir, exist_ok=True)
-    tmp = os.path.join(run_dir, ".config.yaml.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        yaml.safe_dump({"task": NAME, **to_dict(config)}, f, sort_keys=False)
-    os.replace(tmp, os.path.join(run_dir, "config.yaml"))
+# --- the CLI's view of this task ---------------------------------------------------------------------
+def format_eval(record: dict) -> str:
+    return (f"step {record['step']}: valid loss {record['loss']:.4f}, perplexity {record['perplexity']:.2f}, "
+            f"bits/char {record['bits_per_char']:.4f}{'  (best)' if record['improved'] else ''}")
+
+
+def finish(task: "Task", run_dir: str, summary: dict) -> list:
+    """The lines to print after training."""
+    final = summary["final"]
+    if not final:
+        return []
+    return [f"all of the validation data: loss {final['loss']:.4f}, perplexity {final['perplexity']:.2f}, "
+            f"{final['bits_per_char']:.4f} bits/char"]
 
 
 def config_from_dict(data: dict) -> RunConfig:
-    data = dict(data)
-    data.pop("task", None)
-    return build(RunConfig, data)
+    return runs.config_from_dict(RunConfig, data)
 
 
 def resume_task(run_dir: str):
     """(Task, checkpoint path or None) for continuing ``run_dir`` from its last checkpoint."""
-    last = ckpt.read_pointer(os.path.join(run_dir, "checkpoints"), "last")
-    if last is None:  # killed before its first checkpoint: start again from the saved config
-        with open(os.path.join(run_dir, "config.yaml"), encoding="utf-8") as f:
-            return Task(config_from_dict(yaml.safe_load(f))), None
-    meta = ckpt.read_meta(last)
-    task = Task(config_from_dict(meta["config"]), tokenizer_from_json(meta["vocabulary"]), meta["train_sha256"])
-    return task, last
-
-
-def find_checkpoint(path: str, which: str = "best") -> str:
-    """A checkpoint directory from a run directory (its best, else last) or a checkpoint directory."""
-    if os.path.isfile(os.path.join(path, ckpt.META_FILE)):
-        return path
-    directory = os.path.join(path, "checkpoints")
-    found = ckpt.read_pointer(directory, which) or ckpt.read_pointer(directory, "last")
-    if found is None:
-        raise ckpt.CheckpointError(f"{path}: no checkpoint found (expected a run directory with checkpoints/ "
-                                   "or a checkpoint directory)")
-    return found
+    return runs.resume(run_dir, RunConfig, lambda config, meta: Task(config) if meta is None else Task(
+        config, tokenizer_from_json(meta["vocabulary"]), meta["train_sha256"]))
 
 
 def load_trained(path: str, which: str = "best"):
     """(model in eval mode, tokenizer, meta) from a run or checkpoint directory; reads data only."""
-    found = find_checkpoint(path, which)
-    meta = ckpt.read_meta(found)
-    if meta.get("task") != NAME:
-        raise ckpt.CheckpointError(f"{found}: a {meta.get('task')!r} checkpoint, not a language model")
+    found, meta = runs.load_meta(path, which, NAME, "a language model")
     config = config_from_dict(meta["config"])
     tokenizer = tokenizer_from_json(meta["vocabulary"])
     model = LanguageModel(config.model, len(tokenizer))

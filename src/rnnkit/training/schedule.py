@@ -35,7 +35,8 @@ class Plateau:
 
     def update(self, loss: float) -> bool:
         """Record one evaluation; True when the learning rate was just reduced."""
-        if loss < self.best * (1.0 - self.threshold):
+        margin = abs(self.best) * self.threshold if math.isfinite(self.best) else 0.0
+        if loss < self.best - margin:  # torch's relative threshold, also right for values < 0
             self.best, self.bad = loss, 0
             return False
         self.bad += 1

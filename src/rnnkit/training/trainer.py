@@ -51,6 +51,8 @@ class TrainConfig:
     time_budget: float = 0.0        # seconds of wall clock, evaluation included (not bitwise resumable)
     # evaluation, early stopping, checkpoints
     eval_every: int = 500           # optimizer steps between evaluations (and at the end)
+    monitor: str = "loss"           # the evaluation metric that picks the best checkpoint and stops early
+    monitor_mode: str = "auto"      # "min", "max", or "auto": max for accuracy/f1/bleu-like names, else min
     patience: int = 0               # stop after this many evaluations without improvement; 0 = never
     restore_best: bool = True       # end with the best evaluated weights
     checkpoint_every: int = 0       # optimizer steps between checkpoints; 0 = at each evaluation
@@ -85,9 +87,21 @@ class TrainConfig:
         for name in ("warmup_steps", "max_steps", "patience", "checkpoint_every", "threads", "plateau_patience"):
             if getattr(self, name) < 0:
                 fail(name, "an integer >= 0")
+        if self.monitor_mode not in ("auto", "min", "max"):
+            fail("monitor_mode", "one of ('auto', 'min', 'max')")
         if not (self.max_steps or self.max_epochs or self.time_budget):
             raise ValueError("train: no limit set: give at least one of train.max_steps, train.max_epochs, "
                              "train.time_budget (seconds); the first reached ends the run")
+
+
+MAXIMIZED = ("acc", "f1", "bleu", "precision", "recall", "score", "auc")  # Keras's "auto" mode, extended
+
+
+def maximized(config: TrainConfig) -> bool:
+    """Whether a larger value of the monitored metric is better."""
+    if config.monitor_mode != "auto":
+        return config.monitor_mode == "max"
+    return any(word in config.monitor.lower() for word in MAXIMIZED)
 
 
 class TrainingDiverged(RuntimeError):
@@ -138,7 +152,8 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0              # training seconds before this process (from the checkpoint)
         self.carry = None
-        self.best_loss, self.best_step, self.bad_evals = math.inf, -1, 0
+        self.maximize = maximized(config)
+        self.best, self.best_step, self.bad_evals = None, -1, 0  # best value of config.monitor
         self.stopped_early = False
         self.last_eval_step = -1
         self.resumed_from: Optional[str] = None
@@ -180,7 +195,7 @@ class Trainer:
         tensors.update({f"carry.{i}": p for i, p in enumerate(_parts(self.carry))})
         meta = {**self.meta, "step": self.step, "epochs": self.data.epochs, "elapsed": elapsed,
                 "optimizer": opt_data, "plateau": self.plateau.state(), "data": data_json,
-                "early_stopping": {"best_loss": None if math.isinf(self.best_loss) else self.best_loss,
+                "early_stopping": {"monitor": self.config.monitor, "best": self.best,
                                    "best_step": self.best_step, "bad_evals": self.bad_evals,
                                    "stopped": self.stopped_early, "last_eval_step": self.last_eval_step}}
         path = ckpt.save_checkpoint(self.checkpoint_dir, f"step-{self.step:08d}", self.model, tensors, meta)
@@ -203,7 +218,10 @@ class Trainer:
         carry = [tensors[f"carry.{i}"] for i in range(len([k for k in tensors if k.startswith("carry.")]))]
         self.carry = tuple(carry) if carry else None
         early = meta["early_stopping"]
-        self.best_loss = math.inf if early["best_loss"] is None else early["best_loss"]
+        if early.get("monitor", "loss") != self.config.monitor:
+            raise ckpt.CheckpointError(f"{path}: the run monitored {early.get('monitor', 'loss')!r}, the config "
+                                       f"train.monitor is {self.config.monitor!r}")
+        self.best = early["best"] if "best" in early else early.get("best_loss")
         self.best_step, self.bad_evals = early["best_step"], early["bad_evals"]
         self.stopped_early, self.last_eval_step = early["stopped"], early["last_eval_step"]
         self.step, self.elapsed = meta["step"], meta["elapsed"]
@@ -232,17 +250,20 @@ class Trainer:
         callbacks); returns the record."""
         metrics = self._in_eval_mode(self.evaluate)
         self.last_eval_step = self.step
-        loss = metrics["loss"]
-        improved = loss < self.best_loss
+        monitor = self.config.monitor
+        if monitor not in metrics:
+            raise ValueError(f"train.monitor={monitor!r} is not among the evaluation's metrics {sorted(metrics)}")
+        value = float(metrics[monitor])
+        improved = self.best is None or (value > self.best if self.maximize else value < self.best)
         if improved:
-            self.best_loss, self.best_step, self.bad_evals = loss, self.step, 0
+            self.best, self.best_step, self.bad_evals = value, self.step, 0
         else:
             self.bad_evals += 1
             if self.config.patience and self.bad_evals >= self.config.patience:
                 self.stopped_early = True
         if self.config.schedule == "plateau":
-            self.plateau.update(loss)
-        record = {"kind": "valid", "step": self.step, **metrics, "best_loss": self.best_loss, "improved": improved,
+            self.plateau.update(-value if self.maximize else value)
+        record = {"kind": "valid", "step": self.step, **metrics, "best": self.best, "improved": improved,
                   "elapsed": elapsed}
         log.write(record)
         if board:
@@ -335,7 +356,8 @@ class Trainer:
         if cfg.plot:
             plot_losses(os.path.join(self.run_dir, "metrics.jsonl"), os.path.join(self.run_dir, "loss.png"),
                         title=os.path.basename(os.path.abspath(self.run_dir)))
-        summary = {"steps": self.step, "elapsed": clock(), "best_loss": self.best_loss, "best_step": self.best_step,
+        summary = {"steps": self.step, "elapsed": clock(), "monitor": cfg.monitor, "best": self.best,
+                   "best_step": self.best_step,
                    "stopped_early": self.stopped_early, "final": final,
                    "best_checkpoint": best, "last_checkpoint": ckpt.read_pointer(self.checkpoint_dir, "last")}
         for cb in self.callbacks:

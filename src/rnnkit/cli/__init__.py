@@ -1,0 +1,184 @@
+"""The rnnkit command line: the one place that prints. One module per group of verbs (training,
+lm, classify, tag, bench); this one holds the parser and ``main``.
+
+Exit codes: 0 done, 1 bad input (file, config, checkpoint: the message says which and why),
+2 bad command line (argparse), 3 the loss diverged (NaN/Inf; the last checkpoint is still good),
+130 interrupted (Ctrl-C; resume continues from the last checkpoint).
+"""
+
+import argparse
+import os
+import sys
+
+from .. import __version__
+from . import bench as bench_verb
+from . import classify, lm, training
+from . import tag as tag_verb
+from .common import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, error
+
+__all__ = ["main", "build_parser", "EXIT_BAD_INPUT", "EXIT_DIVERGED", "EXIT_INTERRUPTED"]
+
+
+def evaluate_run(args) -> int:
+    """`rnnkit evaluate`: the run's task decides what is measured."""
+    from ..tasks.runs import run_task
+    from ..training.checkpoint import CheckpointError
+
+    try:
+        kind = run_task(args.run_dir)
+    except (CheckpointError, FileNotFoundError) as problem:
+        return error(str(problem))
+    if kind == "classify":
+        return classify.evaluate_classifier(args)
+    if kind == "tag":
+        return tag_verb.evaluate_tagger(args)
+    return lm.evaluate_lm(args)
+
+
+# --- the parser ----------------------------------------------------------------------------------
+CONFIG_HELP = ("Configuration: sections data, model and train (every key: docs/language-modeling.md, "
+               "docs/classification.md, docs/tagging.md). Later sources win: defaults < --config files < --set "
+               "overrides.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks, from equations to "
+                                     "a trained model: train, resume, evaluate, predict, tag, generate, bench.")
+    parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    train = verbs.add_parser("train", help="train a model for a task into a run directory",
+                             description="Train a model and write its run directory: config.yaml, metrics.jsonl, "
+                                         "tensorboard/, checkpoints/ (safetensors + JSON), loss.png.",
+                             epilog=CONFIG_HELP)
+    train.add_argument("task", choices=["lm", "classify", "tag"],
+                       help="lm: language model (character, word or BPE level); classify: text classification; "
+                            "tag: sequence labeling (named entities, BiLSTM-CRF)")
+    train.add_argument("--data", metavar="FILE", help="lm: training text (UTF-8; default: the Python standard "
+                       "library's source), its last 10%% held out without --valid. classify: labeled texts (CSV, "
+                       "TSV, JSON lines, or a folder per class), 10%% held out (stratified) without --valid. tag: "
+                       "CoNLL column file or JSON lines, 10%% of the sentences held out without --valid")
+    train.add_argument("--valid", metavar="FILE", help="validation data, in the same form as --data")
+    train.add_argument("--text-column", metavar="NAME", help="classify: the column (key) holding the text "
+                       "(default: text)")
+    train.add_argument("--label-column", metavar="NAME", help="classify: the column (key) holding the label "
+                       "(default: label)")
+    train.add_argument("--config", metavar="YAML", action="append", help="config file(s), applied in order")
+    train.add_argument("--set", metavar="KEY=VALUE", action="append",
+                       help="override one key, e.g. --set train.lr=1e-3 --set model.cell=gru (value read as YAML)")
+    train.add_argument("--out", metavar="RUN_DIR", required=True, help="run directory to create")
+    train.add_argument("--force", action="store_true", help="replace an existing run directory")
+    train.add_argument("--quiet", action="store_true", help="no progress bar, only the final summary")
+    train.set_defaults(run=training.train)
+
+    resume = verbs.add_parser("resume", help="continue a run from its last checkpoint",
+                              description="Continue RUN_DIR exactly where its last checkpoint left it (weights, "
+                                          "optimizer, RNG states, data position, carried state): the result is "
+                                          "the same, bit for bit, as an uninterrupted run.")
+    resume.add_argument("run_dir", metavar="RUN_DIR")
+    resume.add_argument("--quiet", action="store_true", help="no progress bar")
+    resume.set_defaults(run=training.resume)
+
+    evaluate = verbs.add_parser("evaluate", help="metrics of a trained model on a file",
+                                description="A language model: loss, perplexity and bits per character on a text "
+                                            "file read as contiguous streams with the state carried (as in "
+                                            "training). A classifier: accuracy, per-class precision/recall/F1, "
+                                            "macro-F1 and the confusion matrix on labeled data.")
+    evaluate.add_argument("run_dir", metavar="RUN_DIR", help="run directory or checkpoint directory")
+    evaluate.add_argument("--data", metavar="FILE", required=True, help="text (lm) or labeled data (classify)")
+    evaluate.add_argument("--checkpoint", choices=["best", "last"], default="best",
+                          help="which checkpoint of a run directory (default: best)")
+    evaluate.add_argument("--batch-size", type=int, default=None, help="lm: parallel streams (default 16); "
+                          "classify: texts per batch (default 256)")
+    evaluate.add_argument("--bptt", type=int, default=256, help="lm: steps per window (default 256)")
+    evaluate.add_argument("--text-column", metavar="NAME", help="classify: text column (default: the run's)")
+    evaluate.add_argument("--label-column", metavar="NAME", help="classify: label column (default: the run's)")
+    evaluate.add_argument("--format", choices=["auto", "csv", "tsv", "jsonl", "folder"], default="auto",
+                          help="classify: the file's format (default: from its name)")
+    evaluate.add_argument("--skip-bad", action="store_true",
+                          help="classify: skip and count broken rows and unknown labels instead of stopping")
+    evaluate.add_argument("--plot", metavar="PNG", help="classify: also draw the confusion matrix")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(run=evaluate_run)
+
+    predict = verbs.add_parser("predict", help="classify texts with a trained classifier",
+                               description="Print the predicted label and the probability of every class for "
+                                           "each text: from FILE's text column (CSV, TSV, JSON lines), or one text "
+                                           "per line (any other file, or stdin). Batched, sorted by length.")
+    predict.add_argument("run_dir", metavar="RUN_DIR", help="run directory or checkpoint directory")
+    predict.add_argument("file", metavar="FILE", nargs="?", help="input (default: stdin, one text per line)")
+    predict.add_argument("--text-column", metavar="NAME", help="the text column of a CSV/TSV/JSON-lines FILE "
+                         "(default: text)")
+    predict.add_argument("--json", action="store_true",
+                         help='JSON lines: {"source", "label", "probability", "probabilities"}')
+    predict.add_argument("--batch-size", type=int, default=256, help="texts per batch (default 256)")
+    predict.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    predict.add_argument("--verbose", action="store_true", help="report throughput (texts/s) on stderr")
+    predict.set_defaults(run=classify.predict)
+
+    tag = verbs.add_parser("tag", help="tag tokens with a trained sequence tagger (named entities ...)",
+                           description="Tag FILE or stdin. CoNLL input: the file is written back with the "
+                                       "predicted tag as a new last column. Plain text: one sentence per line, "
+                                       "tokenized by a simple rule; `token tag` lines, or with --json the spans "
+                                       "with character offsets. Tags are written in the training files' scheme.")
+    tag.add_argument("run_dir", metavar="RUN_DIR", help="run directory or checkpoint directory")
+    tag.add_argument("file", metavar="FILE", nargs="?", help="input (default: stdin, plain text)")
+    tag.add_argument("--input", choices=["auto", "conll", "jsonl", "text"], default="auto",
+                     help="the input's form (default: from the name and the first lines)")
+    tag.add_argument("--token-column", type=int, default=0, help="CoNLL: the tokens' column (default 0)")
+    tag.add_argument("--json", action="store_true", help="one JSON object per sentence, with its spans")
+    tag.add_argument("--batch-size", type=int, default=256, help="sentences per batch (default 256)")
+    tag.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    tag.add_argument("--verbose", action="store_true", help="report throughput (tokens/s) on stderr")
+    tag.set_defaults(run=tag_verb.tag)
+
+    generate = verbs.add_parser("generate", help="sample text from a trained language model, streamed",
+                                description="Prime the model with --prompt, then sample token by token "
+                                            "(memory constant in the generated length), printing as it goes.")
+    generate.add_argument("run_dir", metavar="RUN_DIR", help="run directory or checkpoint directory")
+    generate.add_argument("--prompt", default="", help="priming text (default: start of a line)")
+    generate.add_argument("--escapes", action="store_true", help="read \\n, \\t in --prompt as escapes")
+    generate.add_argument("--max-tokens", type=int, default=500, help="tokens to generate (default 500)")
+    generate.add_argument("--temperature", type=float, default=0.8,
+                          help="softmax temperature; 0 = greedy (default 0.8)")
+    generate.add_argument("--top-k", type=int, default=0, help="sample among the k most likely (0 = all)")
+    generate.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1 = off)")
+    generate.add_argument("--seed", type=int, default=0, help="random seed: same seed, same text")
+    generate.add_argument("--stop-at-eos", action="store_true", help="word level: stop at the end of a line")
+    generate.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    generate.add_argument("--verbose", action="store_true", help="report timing on stderr")
+    generate.set_defaults(run=lm.generate)
+
+    bench = verbs.add_parser("bench", help="benchmarks run side by side with torch.nn")
+    what = bench.add_subparsers(dest="what", metavar="WHAT", required=True)
+    cells = what.add_parser("cells", help="time rnnkit's layers against torch.nn's (forward, forward+backward)",
+                            description="Times each rnnkit layer configuration next to torch.nn in one process "
+                                        "and prints the ratio, achieved GFLOP/s and a matmul ceiling.")
+    cells.add_argument("--quick", action="store_true", help="hidden 256, one layer, 3 repeats (about a minute or two)")
+    cells.add_argument("--json", action="store_true", help="one JSON object per row on stdout, nothing else")
+    cells.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    cells.set_defaults(run=bench_verb.bench)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 0
+    if getattr(args, "max_tokens", 1) < 0 or getattr(args, "top_p", 1.0) <= 0 or getattr(args, "top_p", 1.0) > 1:
+        parser.error("--max-tokens must be >= 0 and --top-p in (0, 1]")
+    try:
+        return args.run(args)
+    except BrokenPipeError:  # `rnnkit predict ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""`rnnkit evaluate` for a classifier, and `rnnkit predict`."""
+
+import os
+import sys
+import time
+
+from .common import error, report_skipped
+
+
+def evaluate_classifier(args) -> int:
+    from ..data import DataError
+    from ..tasks.classification import dumps, evaluate_file, load_trained, report_lines
+    from ..training.checkpoint import CheckpointError
+    from ..training.metrics import plot_confusion
+
+    try:
+        trained = load_trained(args.run_dir, args.checkpoint)
+        metrics, examples = evaluate_file(trained, args.data, args.text_column, args.label_column, args.skip_bad,
+                                          args.batch_size or 256, args.format)
+    except (DataError, CheckpointError, FileNotFoundError) as problem:
+        return error(str(problem))
+    report_skipped({args.data: examples.skipped})
+    metrics = {"data": args.data, "checkpoint": trained.checkpoint, **metrics}
+    if args.plot:
+        import torch
+
+        plot_confusion(torch.tensor(metrics["confusion"]), trained.classes, args.plot, title=args.data)
+    if args.json:
+        print(dumps(metrics))
+    else:
+        print(f"{args.data}: {metrics['examples']:,} texts, loss {metrics['loss']:.4f}, accuracy "
+              f"{metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} ({os.path.basename(trained.checkpoint)}; "
+              f"{100 * metrics['unknown_token_rate']:.1f}% of the tokens unknown)")
+        for line in report_lines(metrics):
+            print(line)
+    return 0
+
+
+def read_prediction_texts(args):
+    """Chunks of (origin, text): from a CSV/TSV/JSON-lines file, its text column; from any other file or
+    stdin, one text per line. Chunks of a few batches, so predictions stream out as input streams in
+    (one line at a time when a person is typing)."""
+    from ..data.labeled import OPENERS, read_examples
+
+    chunk = max(args.batch_size, 1) * 4
+    path = args.file if args.file and args.file != "-" else None
+    name = path.lower() if path else ""
+    for suffix in OPENERS:
+        name = name.removesuffix(suffix)
+    if path and (os.path.isdir(path) or name.endswith((".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".json"))):
+        examples = read_examples(path, args.text_column or "text", "\0", need_label=False)
+        pairs = list(zip(examples.origins, examples.texts))
+        for start in range(0, len(pairs), chunk):
+            yield pairs[start:start + chunk]
+        return
+    if path is None and sys.stdin.isatty():
+        chunk = 1
+    stream = open(path, encoding="utf-8-sig") if path else sys.stdin
+    try:
+        pending = []
+        for number, line in enumerate(stream, 1):
+            text = line.rstrip("\r\n")
+            if text.strip():
+                pending.append((f"{path or '<stdin>'}:{number}", text))
+            if len(pending) >= chunk:
+                yield pending
+                pending = []
+        if pending:
+            yield pending
+    finally:
+        if path:
+            stream.close()
+
+
+def predict(args) -> int:
+    from ..data import DataError
+    from ..tasks.classification import dumps, load_trained, prediction_record
+    from ..tasks.runs import run_task
+    from ..training.checkpoint import CheckpointError
+
+    try:
+        if run_task(args.run_dir) != "classify":
+            return error(f"{args.run_dir}: predict is for classification runs; for a language model use "
+                          "`rnnkit generate` or `rnnkit evaluate`")
+        trained = load_trained(args.run_dir, args.checkpoint)
+    except (CheckpointError, FileNotFoundError) as problem:
+        return error(str(problem))
+    start, count = time.perf_counter(), 0
+    try:
+        for chunk in read_prediction_texts(args):
+            probabilities = trained.predict([text for _, text in chunk], args.batch_size)
+            for (origin, _), row in zip(chunk, probabilities):
+                record = prediction_record(row, trained.classes)
+                if args.json:
+                    print(dumps({"source": origin, **record}))
+                else:
+                    shown = " ".join(f"{c}={p:.4f}" for c, p in record["probabilities"].items())
+                    print(f"{record['label']}\t{shown}")
+            sys.stdout.flush()
+            count += len(chunk)
+    except BrokenPipeError:
+        raise  # the reader went away (| head): main() ends quietly
+    except (DataError, UnicodeDecodeError, OSError) as problem:
+        return error(str(problem))
+    if args.verbose:
+        elapsed = time.perf_counter() - start
+        print(f"[{count:,} texts in {elapsed:.2f} s: {count / max(elapsed, 1e-9):,.0f} texts/s]", file=sys.stderr)
+    return 0

@@ -1,0 +1,146 @@
+"""`rnnkit evaluate` for a sequence tagger, and `rnnkit tag`."""
+
+import dataclasses
+import os
+import sys
+import time
+
+from .common import error
+
+
+def evaluate_tagger(args) -> int:
+    from ..data import DataError
+    from ..tasks.classification import dumps
+    from ..tasks.tagging import evaluate_file, load_trained, report_lines
+    from ..training.checkpoint import CheckpointError
+
+    try:
+        trained = load_trained(args.run_dir, args.checkpoint)
+        metrics = evaluate_file(trained, args.data, args.batch_size or 256)
+    except (DataError, CheckpointError, FileNotFoundError) as problem:
+        return error(str(problem))
+    metrics = {"data": args.data, "checkpoint": trained.checkpoint, **metrics}
+    if args.json:
+        print(dumps(metrics))
+    else:
+        print(f"{args.data}: {metrics['sentences']:,} sentences, {metrics['tokens']:,} tokens: span F1 "
+              f"{100 * metrics['f1']:.2f}, token accuracy {100 * metrics['accuracy']:.2f}, loss {metrics['loss']:.4f} "
+              f"({os.path.basename(trained.checkpoint)}; {100 * metrics['unknown_word_rate']:.1f}% of the words unknown)")
+        for line in report_lines(metrics):
+            print(line)
+    return 0
+
+
+def sniff_tag_input(path: str) -> str:
+    """conll when the first lines look like columns (or -DOCSTART-), jsonl by the name, else text."""
+    from ..data.conll import detect_format
+
+    if detect_format(path) == "jsonl":
+        return "jsonl"
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        counts = [len(line.split()) for _, line in zip(range(50), f) if line.strip()]
+    if counts and (min(counts) >= 2 and len(set(counts)) == 1):
+        return "conll"
+    return "text"
+
+
+def tag(args) -> int:
+    from ..data import DataError
+    from ..data.schemes import spans
+    from ..tasks.classification import dumps
+    from ..tasks.runs import run_task
+    from ..tasks.tagging import load_trained, read
+    from ..training.checkpoint import CheckpointError
+
+    try:
+        if run_task(args.run_dir) != "tag":
+            return error(f"{args.run_dir}: `rnnkit tag` is for sequence-labeling runs (rnnkit train tag)")
+        trained = load_trained(args.run_dir, args.checkpoint)
+    except (CheckpointError, FileNotFoundError) as problem:
+        return error(str(problem))
+    path = args.file if args.file and args.file != "-" else None
+    kind = args.input if args.input != "auto" else (sniff_tag_input(path) if path else "text")
+    start, tokens_tagged = time.perf_counter(), 0
+    try:
+        if kind in ("conll", "jsonl"):
+            if path is None:
+                return error(f"--input {kind} needs a FILE")
+            data = trained.config.data
+            sentences = read(path, dataclasses.replace(data, format=kind, token_column=args.token_column),
+                             tags=False)
+            tags = trained.tag(sentences.tokens, args.batch_size)
+            tokens_tagged = sum(map(len, sentences.tokens))
+            if kind == "jsonl" or args.json:
+                for tokens, sentence_tags in zip(sentences.tokens, tags):
+                    found = [{"type": k, "start": a, "end": b, "text": " ".join(tokens[a:b])}
+                             for k, a, b in spans(sentence_tags)]
+                    print(dumps({"tokens": tokens, "tags": sentence_tags, "spans": found}))
+            else:
+                write_conll_with_tags(path, sentences, tags)
+        else:
+            stream = open(path, encoding="utf-8-sig") if path else sys.stdin
+            chunk_size = 1 if path is None and sys.stdin.isatty() else args.batch_size * 4
+            try:
+                chunk = []
+                for line in stream:
+                    chunk.append(line.rstrip("\r\n"))
+                    if len(chunk) >= chunk_size:
+                        tokens_tagged += tag_text_lines(trained, chunk, args)
+                        chunk = []
+                if chunk:
+                    tokens_tagged += tag_text_lines(trained, chunk, args)
+            finally:
+                if path:
+                    stream.close()
+    except BrokenPipeError:
+        raise  # the reader went away (| head): main() ends quietly
+    except (DataError, UnicodeDecodeError, OSError) as problem:
+        return error(str(problem))
+    if args.verbose:
+        elapsed = time.perf_counter() - start
+        print(f"[{tokens_tagged:,} tokens in {elapsed:.2f} s: {tokens_tagged / max(elapsed, 1e-9):,.0f} tokens/s]",
+              file=sys.stderr)
+    return 0
+
+
+def tag_text_lines(trained, lines, args) -> int:
+    """Tag lines of plain text (one sentence each); returns the number of tokens tagged."""
+    from ..data.schemes import spans
+    from ..tasks.classification import dumps
+    from ..tasks.tagging import tokenize
+
+    tokenized = [tokenize(line) for line in lines]
+    nonempty = [i for i, (tokens, _) in enumerate(tokenized) if tokens]
+    tags = dict(zip(nonempty, trained.tag([tokenized[i][0] for i in nonempty], args.batch_size)))
+    for i, line in enumerate(lines):
+        tokens, offsets = tokenized[i]
+        sentence_tags = tags.get(i, [])
+        if args.json:
+            found = [{"type": k, "start": offsets[a][0], "end": offsets[b - 1][1],
+                      "text": line[offsets[a][0]:offsets[b - 1][1]]} for k, a, b in spans(sentence_tags)]
+            print(dumps({"text": line, "spans": found}))
+        else:
+            print("\n".join(f"{t} {g}" for t, g in zip(tokens, sentence_tags)) + "\n")
+    sys.stdout.flush()
+    return sum(len(t) for t, _ in tokenized)
+
+
+def write_conll_with_tags(path, sentences, tags) -> None:
+    """The CoNLL file as it is, with the predicted tag appended to every token line."""
+    from ..data.labeled import open_text
+
+    sentence, position = -1, 0
+    with open_text(path) as f:
+        previous_blank = True
+        for line in f:
+            line = line.rstrip("\r\n")
+            fields = line.split()
+            if not fields or fields[0] == "-DOCSTART-":
+                print(line)
+                previous_blank = True
+                continue
+            if previous_blank:
+                sentence, position = sentence + 1, 0
+                previous_blank = False
+            print(f"{line} {tags[sentence][position]}")
+            position += 1

@@ -1,0 +1,99 @@
+"""`rnnkit train TASK` and `rnnkit resume RUN_DIR`: build a task, run the Trainer, print the summary."""
+
+import math
+import os
+import shutil
+import sys
+
+from .common import EXIT_DIVERGED, EXIT_INTERRUPTED, error, report_skipped
+from .progress import ProgressBar
+
+
+def run_training(task_module, task, run_dir: str, checkpoint, quiet: bool) -> int:
+    from ..training import TrainingDiverged
+
+    trainer = task.trainer(run_dir, callbacks=[ProgressBar(quiet, task_module.format_eval, task_module.RATE)])
+    if checkpoint:
+        trainer.load(checkpoint)
+    try:
+        summary = trainer.fit()
+    except TrainingDiverged as problem:
+        from ..training.checkpoint import read_pointer
+
+        last = read_pointer(os.path.join(run_dir, "checkpoints"), "last")
+        print(f"rnnkit: training stopped: {problem}. "
+              + (f"The last good checkpoint is {last}." if last else "No checkpoint was written before it."),
+              file=sys.stderr)
+        return EXIT_DIVERGED
+    except KeyboardInterrupt:
+        print(f"\nrnnkit: interrupted; `rnnkit resume {run_dir}` continues from the last checkpoint",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    monitor, best = summary["monitor"], summary["best"]
+    extra = f" (perplexity {math.exp(min(best, 700)):.2f})" if monitor == "loss" and task_module.NAME == "lm" else ""
+    print(f"done: {summary['steps']} steps in {summary['elapsed']:.0f} s; best valid {monitor} {best:.4f}{extra} "
+          f"at step {summary['best_step']}{', stopped early' if summary['stopped_early'] else ''}")
+    for line in task_module.finish(task, run_dir, summary):
+        print(line)
+    print(f"run: {run_dir} (best checkpoint {os.path.basename(summary['best_checkpoint'] or '-')}, "
+          f"metrics.jsonl, tensorboard/, loss.png)")
+    return 0
+
+
+def train(args) -> int:
+    from ..data import DataError
+    from ..tasks import TASKS
+    from ..tasks.runs import save_run_config
+    from ..training import ConfigError, resolve
+
+    task_module = TASKS[args.task]
+    data = {}
+    if args.data:
+        data["train"] = args.data
+    if args.valid:
+        data["valid"] = args.valid
+    for option in ("text_column", "label_column"):
+        if getattr(args, option):
+            if args.task != "classify":
+                return error(f"--{option.replace('_', '-')} is for `rnnkit train classify`")
+            data[option] = getattr(args, option)
+    try:
+        config = resolve(task_module.RunConfig, base={"data": data} if data else {}, files=args.config or [],
+                         overrides=args.set or [])
+    except ConfigError as problem:
+        return error(str(problem))
+    run_dir = args.out
+    if os.path.exists(run_dir) and os.listdir(run_dir):
+        if not args.force:
+            return error(f"{run_dir} is not empty: `rnnkit resume {run_dir}` continues a run there, "
+                          "--force starts a new one in its place")
+        if not os.path.exists(os.path.join(run_dir, "config.yaml")):
+            return error(f"{run_dir}: --force only replaces an rnnkit run directory (one with config.yaml)")
+        shutil.rmtree(run_dir)
+    try:
+        task = task_module.Task(config)
+    except (DataError, FileNotFoundError, ValueError) as problem:
+        return error(str(problem))
+    save_run_config(run_dir, task_module.NAME, task.config)  # the task may settle a value (E from the vectors)
+    if not args.quiet:
+        print(task.describe(), file=sys.stderr)
+        for note in getattr(task, "notes", ()):
+            print(f"rnnkit: note: {note}", file=sys.stderr)
+        report_skipped(getattr(task, "skipped", {}))
+    return run_training(task_module, task, run_dir, None, args.quiet)
+
+
+def resume(args) -> int:
+    from ..data import DataError
+    from ..tasks import TASKS
+    from ..tasks.runs import read_run_config
+    from ..training.checkpoint import CheckpointError
+
+    try:
+        name = read_run_config(args.run_dir)["task"]
+        if name not in TASKS:
+            return error(f"{args.run_dir}: a run of task {name!r}, which this rnnkit does not know")
+        task, checkpoint = TASKS[name].resume_task(args.run_dir)
+    except (DataError, CheckpointError, FileNotFoundError, ValueError) as problem:
+        return error(str(problem))
+    return run_training(TASKS[name], task, args.run_dir, checkpoint, args.quiet)

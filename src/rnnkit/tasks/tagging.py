@@ -1,0 +1,305 @@
+"""Sequence labeling as a task: CoNLL / JSON-lines files -> tag scheme conversion -> vocabularies ->
+bucketed batches -> SequenceTagger (BiLSTM-CRF) -> Trainer -> exact-span F1; and a trained run loaded
+back to evaluate and to tag new text, in the input's own tag scheme.
+
+Config sections (YAML or ``--set``): ``data`` (TaggingData, below), ``model`` (SequenceTaggerConfig)
+and ``train`` (TrainConfig).
+"""
+
+import dataclasses
+import hashlib
+import os
+import random
+import re
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence
+
+import torch
+
+from ..data import DataError
+from ..data.batches import BucketBatches
+from ..data.conll import FORMATS, Sentences, read_sentences
+from ..data.schemes import SCHEMES, convert, detect, spans
+from ..data.tagging import CASES, TaggingVocabulary, allowed_transitions, collate
+from ..data.vectors import load_vectors
+from ..models.sequence_tagger import SequenceTagger, SequenceTaggerConfig
+from ..training import checkpoint as ckpt
+from ..training.config import to_dict
+from ..training.metrics import span_metrics
+from ..training.trainer import TrainConfig, Trainer
+from . import runs
+
+NAME = "tag"
+RATE = "tok_s"  # what the progress bar calls the count per second of model.loss
+
+
+@dataclass(frozen=True)
+class TaggingData:
+    train: str = ""                 # CoNLL column file or JSON lines (required)
+    valid: str = ""                 # the same; "" = hold out valid_fraction of the sentences (seeded)
+    valid_fraction: float = 0.1
+    split_seed: int = 0
+    format: str = "auto"            # auto (.jsonl/.json: JSON lines, else CoNLL), conll or jsonl
+    token_column: int = 0           # CoNLL: the column of the tokens (from 0)
+    tag_column: int = -1            # CoNLL: the column of the tags (-1 = the last)
+    scheme: str = "auto"            # the files' tag scheme: auto (detected), iob1, iob2 or iobes
+    train_scheme: str = "iobes"     # the scheme the model learns: iobes or iob2 (output is in the input's)
+    lowercase: bool = True          # words looked up lower-cased (characters keep the case)
+    zeros: bool = True              # digits read as 0 in word lookups
+    vocab_size: int = 0             # most frequent words kept (0 = all)
+    min_count: int = 1              # rarer words read as <unk>
+    max_length: int = 512           # a longer sentence is an error (a missing blank line?)
+    vectors: str = ""               # pretrained word vectors, GloVe or word2vec text format
+    batch_size: int = 32            # sentences per batch
+    eval_batch_size: int = 256
+    bucket_pool: int = 50
+
+    def __post_init__(self):
+        def fail(name, allowed):
+            raise ValueError(f"data.{name}={getattr(self, name)!r}: expected {allowed}")
+
+        if self.format not in FORMATS:
+            fail("format", f"one of {FORMATS}")
+        if self.scheme not in ("auto",) + SCHEMES:
+            fail("scheme", f"one of {('auto',) + SCHEMES}")
+        if self.train_scheme not in ("iob2", "iobes"):
+            fail("train_scheme", "iob2 or iobes")
+        if not 0 < self.valid_fraction < 1:
+            fail("valid_fraction", "a number in (0, 1)")
+        for name in ("batch_size", "eval_batch_size", "bucket_pool", "min_count"):
+            if getattr(self, name) < 1:
+                fail(name, "an integer >= 1")
+        for name in ("vocab_size", "max_length", "token_column"):
+            if getattr(self, name) < 0:
+                fail(name, "an integer >= 0")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    train: TrainConfig  # required: it must name at least one limit (max_steps, max_epochs, time_budget)
+    data: TaggingData = field(default_factory=TaggingData)
+    model: SequenceTaggerConfig = field(default_factory=SequenceTaggerConfig)
+
+
+def read(path: str, d: TaggingData, tags: bool = True) -> Sentences:
+    return read_sentences(path, d.token_column, d.tag_column if tags else None, d.format, d.max_length)
+
+
+def split_sentences(sentences: Sentences, fraction: float, seed: int):
+    order = list(range(len(sentences)))
+    random.Random(seed).shuffle(order)
+    cut = round(len(order) * fraction)
+    if cut < 1 or cut >= len(order):
+        raise DataError(f"{len(sentences)} sentences are too few to hold out a fraction of {fraction}")
+    return sentences.subset(sorted(order[cut:])), sentences.subset(sorted(order[:cut]))
+
+
+def sentences_sha256(sentences: Sentences) -> str:
+    digest = hashlib.sha256()
+    for tokens, tags in zip(sentences.tokens, sentences.tags):
+        digest.update(("\t".join(tokens) + "\n" + "\t".join(tags or []) + "\n\n").encode("utf-8"))
+    return digest.hexdigest()
+
+
+def encode(vocabulary: TaggingVocabulary, sentences: Sentences, scheme: Optional[str] = None):
+    """(items for ``collate``, unknown words, tokens); with ``scheme`` the tags are converted into it."""
+    items, unknown, total = [], 0, 0
+    for tokens, tags, origin in zip(sentences.tokens, sentences.tags, sentences.origins):
+        words, chars, cases, missing = vocabulary.encode(tokens)
+        item = {"words": words, "chars": chars, "cases": cases}
+        if scheme is not None and tags is not None:
+            try:
+                item["tags"] = vocabulary.tag_ids(convert(tags, scheme), origin)
+            except ValueError as error:
+                raise DataError(str(error)) from None
+        items.append(item)
+        unknown, total = unknown + missing, total + len(tokens)
+    return items, unknown, total
+
+
+@torch.no_grad()
+def predict(model: SequenceTagger, items: List[dict], batch_size: int, with_loss: bool = False):
+    """(predicted tag ids per sentence in input order, mean loss per token or None)."""
+    model.eval()
+    device = model.emission.weight.device
+    order = sorted(range(len(items)), key=lambda i: len(items[i]["words"]))
+    predictions: List[Optional[List[int]]] = [None] * len(items)
+    total, tokens = 0.0, 0
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        batch = {k: v.to(device) for k, v in collate([items[i] for i in rows]).items()}
+        for row, tags in zip(rows, model.decode(batch)):
+            predictions[row] = tags
+        if with_loss:
+            loss, n, _ = model.loss(batch)
+            total, tokens = total + loss.item() * n, tokens + n
+    return predictions, (total / tokens if with_loss else None)
+
+
+def score(model, items, gold_tags: Sequence[Sequence[str]], vocabulary, batch_size: int) -> dict:
+    """Exact-span precision/recall/F1 (micro and per type), token accuracy and loss."""
+    predicted, loss = predict(model, items, batch_size, with_loss=True)
+    predicted_tags = [[vocabulary.tags[i] for i in ids] for ids in predicted]
+    metrics = span_metrics([spans(g) for g in gold_tags], [spans(p) for p in predicted_tags])
+    correct = sum(a == b for item, ids in zip(items, predicted) for a, b in zip(item["tags"], ids))
+    tokens = sum(len(ids) for ids in predicted)
+    return {"loss": loss, "f1": metrics["f1"], "precision": metrics["precision"], "recall": metrics["recall"],
+            "accuracy": correct / tokens, "per_type": metrics["per_type"], "spans": metrics["spans"]}
+
+
+class Task:
+    """Everything the CLI needs for a tagging run, built from a RunConfig."""
+
+    def __init__(self, config: RunConfig, vocabulary: Optional[TaggingVocabulary] = None,
+                 scheme: Optional[str] = None, expected_sha256: Optional[str] = None):
+        d = config.data
+        if not d.train:
+            raise DataError("no training data: give --data FILE (or data.train)")
+        sentences = read(d.train, d)
+        self.train_sha256 = sentences_sha256(sentences)
+        if expected_sha256 and self.train_sha256 != expected_sha256:
+            raise DataError(f"{d.train}: the training data changed since this run started")
+        if d.valid:
+            train, valid = sentences, read(d.valid, d)
+        else:
+            train, valid = split_sentences(sentences, d.valid_fraction, d.split_seed)
+        self.scheme = scheme or (detect(train.tags) if d.scheme == "auto" else d.scheme)  # the files' scheme
+        train_tags = [convert(t, d.train_scheme) for t in train.tags]
+        self.vocabulary = vocabulary or TaggingVocabulary.fit(train.tokens, train_tags, d.lowercase, d.zeros,
+                                                              d.vocab_size, d.min_count)
+        self.train_items, _, self.train_tokens = encode(self.vocabulary, train, d.train_scheme)
+        self.valid_items, unknown, total = encode(self.vocabulary, valid, d.train_scheme)
+        self.valid_gold = valid.tags
+        self.valid_unknown_rate = unknown / max(total, 1)
+        self.notes: List[str] = []
+        vectors = None
+        if d.vectors and expected_sha256 is None:  # a resumed run has them in its weights (and its E)
+            vectors = load_vectors(d.vectors, self.vocabulary.words)
+            counts = torch.bincount(torch.tensor([i for item in self.train_items for i in item["words"]]),
+                                    minlength=len(self.vocabulary.words))
+            self.notes.append(f"{d.vectors}: {vectors.report(counts)}")
+            config = dataclasses.replace(config, model=dataclasses.replace(
+                config.model, word_embedding_size=vectors.dimension))
+        self.config = config
+        torch.manual_seed(config.train.seed)
+        self.model = build_model(config, self.vocabulary)
+        if vectors is not None:
+            self.model.set_embeddings(vectors.weight, vectors.found)
+        items = self.train_items
+        self.batches = BucketBatches([len(item["words"]) for item in items], lambda rows: collate([items[i] for i in rows]),
+                                     d.batch_size, seed=config.train.seed + 1, pool=d.bucket_pool)
+
+    def describe(self) -> str:
+        cfg, v = self.config, self.vocabulary
+        params = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        kinds = sorted({t.partition("-")[2] for t in v.tags if t != "O"})
+        return (f"tag: {len(self.train_items):,} training sentences ({self.train_tokens:,} tokens), "
+                f"{len(self.valid_items):,} validation; {len(v.words):,} words, {len(v.chars):,} characters, "
+                f"{len(v.tags)} tags ({cfg.data.train_scheme}; the files are {self.scheme}; types {', '.join(kinds)}); "
+                f"{'bi' if cfg.model.bidirectional else ''}{cfg.model.cell} {cfg.model.num_layers}x{cfg.model.hidden_size} "
+                f"+ {cfg.model.char_encoder} characters + {cfg.model.output}, {params:,} trainable parameters, "
+                f"path {self.model.rnn.path}")
+
+    def evaluate(self) -> dict:
+        metrics = score(self.model, self.valid_items, self.valid_gold, self.vocabulary,
+                        self.config.data.eval_batch_size)
+        return {k: v for k, v in metrics.items() if k not in ("per_type",)}
+
+    def report(self) -> dict:
+        return score(self.model, self.valid_items, self.valid_gold, self.vocabulary, self.config.data.eval_batch_size)
+
+    def meta(self) -> dict:
+        return {"task": NAME, "config": to_dict(self.config), "vocabulary": self.vocabulary.to_json(),
+                "scheme": self.scheme, "train_sha256": self.train_sha256}
+
+    def trainer(self, run_dir: str, callbacks=()) -> Trainer:
+        return Trainer(self.model, self.batches, self.evaluate, self.config.train, run_dir, self.meta(), callbacks,
+                       evaluate_final=self.report)
+
+
+def build_model(config: RunConfig, vocabulary: TaggingVocabulary) -> SequenceTagger:
+    allowed = allowed_transitions(vocabulary.tags, config.data.train_scheme)
+    return SequenceTagger(config.model, len(vocabulary.words), len(vocabulary.chars), len(vocabulary.tags),
+                          len(CASES), *allowed)
+
+
+# --- the CLI's view of this task ---------------------------------------------------------------------
+def format_eval(record: dict) -> str:
+    return (f"step {record['step']}: valid loss {record['loss']:.4f}, span F1 {100 * record['f1']:.2f} "
+            f"(P {100 * record['precision']:.2f}, R {100 * record['recall']:.2f}), token accuracy "
+            f"{100 * record['accuracy']:.2f}{'  (best)' if record['improved'] else ''}")
+
+
+def report_lines(metrics: dict) -> List[str]:
+    width = max([8] + [len(k) for k in metrics["per_type"]])
+    lines = [f"{'type':<{width}}  precision  recall      f1  support"]
+    for kind, row in metrics["per_type"].items():
+        lines.append(f"{kind:<{width}}  {100 * row['precision']:>9.2f}  {100 * row['recall']:>6.2f}  "
+                     f"{100 * row['f1']:>6.2f}  {row['support']:>7,}")
+    lines.append(f"{'micro':<{width}}  {100 * metrics['precision']:>9.2f}  {100 * metrics['recall']:>6.2f}  "
+                 f"{100 * metrics['f1']:>6.2f}  {metrics['spans']:>7,}")
+    lines.append(f"token accuracy {100 * metrics['accuracy']:.2f}")
+    return lines
+
+
+def finish(task: Task, run_dir: str, summary: dict) -> List[str]:
+    final = summary["final"]
+    if not final:
+        return []
+    ckpt.write_json_atomic(os.path.join(run_dir, "report.json"), final)
+    return ["validation, best weights (exact-span, conlleval semantics):"] + report_lines(final) + [
+        f"report.json in {run_dir}"]
+
+
+def config_from_dict(data: dict) -> RunConfig:
+    return runs.config_from_dict(RunConfig, data)
+
+
+def resume_task(run_dir: str):
+    """(Task, checkpoint path or None) for continuing ``run_dir`` from its last checkpoint."""
+    return runs.resume(run_dir, RunConfig, lambda config, meta: Task(config) if meta is None else Task(
+        config, TaggingVocabulary.from_json(meta["vocabulary"]), meta["scheme"], meta["train_sha256"]))
+
+
+# --- a trained run ---------------------------------------------------------------------------------
+TOKEN = re.compile(r"\w+(?:[-'.]\w+)*|[^\w\s]")  # plain text: words (with inner - ' .) and single symbols
+
+
+@dataclass
+class TrainedTagger:
+    model: SequenceTagger
+    vocabulary: TaggingVocabulary
+    config: RunConfig
+    scheme: str  # the training files' scheme: output is written in it
+    checkpoint: str
+
+    def tag(self, sentences: Sequence[Sequence[str]], batch_size: int = 256) -> List[List[str]]:
+        """Tags (in the input's scheme) for tokenized sentences."""
+        items, _, _ = encode(self.vocabulary, Sentences([list(s) for s in sentences], [None] * len(sentences),
+                                                          [""] * len(sentences)))
+        predicted, _ = predict(self.model, items, batch_size)
+        return [convert([self.vocabulary.tags[i] for i in ids], self.scheme) for ids in predicted]
+
+
+def load_trained(path: str, which: str = "best") -> TrainedTagger:
+    found, meta = runs.load_meta(path, which, NAME, "a sequence tagger")
+    config = config_from_dict(meta["config"])
+    vocabulary = TaggingVocabulary.from_json(meta["vocabulary"])
+    model = build_model(config, vocabulary)
+    ckpt.load_model_weights(found, model)
+    model.eval()
+    return TrainedTagger(model, vocabulary, config, meta["scheme"], found)
+
+
+def evaluate_file(trained: TrainedTagger, path: str, batch_size: int = 256) -> dict:
+    d = trained.config.data
+    sentences = read(path, d)
+    items, unknown, total = encode(trained.vocabulary, sentences, d.train_scheme)
+    metrics = score(trained.model, items, sentences.tags, trained.vocabulary, batch_size)
+    return {**metrics, "sentences": len(sentences), "tokens": total, "unknown_word_rate": unknown / max(total, 1)}
+
+
+def tokenize(line: str):
+    """(tokens, character offsets) of a line of plain text."""
+    matches = list(TOKEN.finditer(line))
+    return [m.group() for m in matches], [(m.start(), m.end()) for m in matches]

@@ -1,0 +1,166 @@
+"""`rnnkit train tag | evaluate | tag | resume` end to end, in process, on tiny generated CoNLL data."""
+
+import io
+import json
+import os
+import random
+
+import pytest
+import torch
+
+from rnnkit.cli import EXIT_BAD_INPUT, main
+from rnnkit.data.schemes import convert, spans
+from rnnkit.tasks import runs, tagging
+from rnnkit.training import Callback, resolve
+from rnnkit.training.logs import read_metrics
+
+TINY = ["--set", "train.threads=1", "--set", "train.plot=false", "--set", "train.tensorboard=false",
+        "--set", "model.hidden_size=16", "--set", "model.word_embedding_size=16", "--set", "model.char_hidden_size=6",
+        "--set", "model.char_embedding_size=6", "--set", "data.batch_size=8", "--set", "train.lr=0.01",
+        "--set", "model.input_dropout=0.1", "--set", "model.output_dropout=0.1"]
+NAMES, PLACES, ORGS = ["Peter", "Mary", "John"], ["Paris", "Berlin", "London"], ["EU", "UN"]
+FILLER = "the of visited said in and met".split()
+
+
+def sentences(n, seed=0):
+    rng = random.Random(seed)
+    result = []
+    for _ in range(n):
+        tokens, tags = [], []
+        for _ in range(rng.randint(2, 7)):
+            r = rng.random()
+            if r < 0.15:
+                tokens += [rng.choice(NAMES), "Smith"]
+                tags += ["B-PER", "I-PER"]
+            elif r < 0.3:
+                tokens.append(rng.choice(PLACES))
+                tags.append("B-LOC")
+            elif r < 0.4:
+                tokens.append(rng.choice(ORGS))
+                tags.append("B-ORG")
+            else:
+                tokens.append(rng.choice(FILLER))
+                tags.append("O")
+        result.append((tokens, tags))
+    return result
+
+
+def write_conll(path, data, scheme="iob2"):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("-DOCSTART- -X- O\n\n")
+        for tokens, tags in data:
+            f.writelines(f"{t} NN {g}\n" for t, g in zip(tokens, convert(tags, scheme)))
+            f.write("\n")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tag")
+    train = write_conll(tmp / "train.txt", sentences(200))
+    valid = write_conll(tmp / "valid.txt", sentences(40, seed=1))
+    out = str(tmp / "run")
+    assert main(["train", "tag", "--data", train, "--valid", valid, "--out", out, "--quiet", *TINY,
+                 "--set", "train.max_epochs=6", "--set", "train.eval_every=50", "--set", "train.monitor=f1"]) == 0
+    return out, train, valid
+
+
+def test_training_finds_the_entities(run):
+    out, _, _ = run
+    report = json.load(open(os.path.join(out, "report.json")))
+    assert report["f1"] >= 0.9 and set(report["per_type"]) == {"LOC", "ORG", "PER"}
+    assert any(r["kind"] == "final" for r in read_metrics(os.path.join(out, "metrics.jsonl")))
+
+
+def test_evaluate_agrees_with_spans_counted_here(run, capsys):
+    out, _, valid = run
+    capsys.readouterr()
+    assert main(["evaluate", out, "--data", valid, "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    trained = tagging.load_trained(out)
+    data = sentences(40, seed=1)
+    predicted = trained.tag([tokens for tokens, _ in data])
+    gold = {(i, s) for i, (_, tags) in enumerate(data) for s in spans(tags)}
+    found = {(i, s) for i, tags in enumerate(predicted) for s in spans(tags)}
+    precision, recall = len(gold & found) / len(found), len(gold & found) / len(gold)
+    assert metrics["f1"] == pytest.approx(2 * precision * recall / (precision + recall))
+    assert metrics["sentences"] == 40
+
+
+def test_tag_conll_text_and_json(run, tmp_path, capsys, monkeypatch):
+    out, _, valid = run
+    capsys.readouterr()
+    assert main(["tag", out, valid]) == 0
+    lines = capsys.readouterr().out.split("\n")
+    original = open(valid, encoding="utf-8").read().split("\n")
+    assert len(lines) == len(original)
+    for line, source in zip(lines, original):  # every token line gains one column, the rest is kept
+        assert line == source or (line.startswith(source + " ") and len(line.split()) == len(source.split()) + 1)
+    monkeypatch.setattr("sys.stdin", io.StringIO("Peter Smith visited Paris.\n\nthe EU said\n"))
+    assert main(["tag", out, "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.strip().split("\n")]
+    assert records[1] == {"text": "", "spans": []}
+    text = records[0]["text"]
+    for span in records[0]["spans"]:
+        assert text[span["start"]:span["end"]] == span["text"]
+    assert {s["text"] for s in records[0]["spans"]} >= {"Peter Smith", "Paris"}
+
+
+def test_output_is_in_the_input_scheme(tmp_path, capsys):
+    train = write_conll(tmp_path / "train.txt", sentences(60), scheme="iob1")
+    out = str(tmp_path / "run")
+    assert main(["train", "tag", "--data", train, "--out", out, "--quiet", *TINY, "--set", "train.max_steps=2",
+                 "--set", "model.output=softmax", "--set", "model.char_encoder=cnn"]) == 0
+    trained = tagging.load_trained(out)
+    assert trained.scheme == "iob1" and trained.config.data.train_scheme == "iobes"
+    assert any(t.startswith("E-") or t.startswith("S-") for t in trained.vocabulary.tags)
+    for tags in trained.tag([["Peter", "Smith", "met", "Mary", "in", "Paris"]] * 3):
+        assert convert(tags, "iob1") == tags  # written in IOB1
+
+
+def test_bad_input(run, tmp_path, capsys):
+    out, _, _ = run
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Peter NN B-PER\nSmith I-PER\n", encoding="utf-8")
+    assert main(["evaluate", out, "--data", str(bad)]) == EXIT_BAD_INPUT
+    assert "bad.txt:2: 2 columns, the file's first token line has 3" in capsys.readouterr().err
+    bad.write_text("Peter NN B-DATE\n", encoding="utf-8")
+    assert main(["evaluate", out, "--data", str(bad)]) == EXIT_BAD_INPUT
+    assert "bad.txt:1: tag 'S-DATE' is not one of the model's tags" in capsys.readouterr().err
+    long = write_conll(tmp_path / "long.txt", [(["the"] * 30, ["O"] * 30)])
+    assert main(["train", "tag", "--data", long, "--out", str(tmp_path / "r"), *TINY, "--set", "train.max_steps=1",
+                 "--set", "data.max_length=20"]) == EXIT_BAD_INPUT
+    assert "long.txt:3: a sentence of 30 tokens, longer than the limit of 20" in capsys.readouterr().err
+    assert main(["tag", out, "--input", "conll"]) == EXIT_BAD_INPUT
+
+
+class StopAt(Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step(self, trainer, record):
+        if record["step"] == self.step:
+            raise KeyboardInterrupt
+
+
+def test_resume_repeats_the_uninterrupted_run(run, tmp_path):
+    _, train, valid = run
+    config = resolve(tagging.RunConfig, {
+        "data": {"train": train, "valid": valid, "batch_size": 16},
+        "model": {"hidden_size": 8, "word_embedding_size": 8, "char_hidden_size": 4, "char_embedding_size": 4,
+                  "word_dropout": 0.1},
+        "train": {"max_steps": 8, "checkpoint_every": 3, "eval_every": 4, "threads": 1, "plot": False,
+                  "tensorboard": False, "keep": 5}})
+    straight = tagging.Task(config)
+    straight.trainer(str(tmp_path / "a")).fit()
+    directory = str(tmp_path / "b")
+    runs.save_run_config(directory, tagging.NAME, config)
+    with pytest.raises(KeyboardInterrupt):
+        tagging.Task(config).trainer(directory, callbacks=[StopAt(5)]).fit()
+    task, checkpoint = tagging.resume_task(directory)
+    assert checkpoint.endswith("step-00000004")  # the improved evaluation at step 4 was saved too
+    trainer = task.trainer(directory)
+    trainer.load(checkpoint)
+    trainer.fit()
+    for (name, a), b in zip(straight.model.state_dict().items(), task.model.state_dict().values()):
+        assert torch.equal(a, b), name
