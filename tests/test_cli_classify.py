@@ -12,8 +12,10 @@ import torch
 
 from rnnkit.cli import EXIT_BAD_INPUT, main
 from rnnkit.tasks import classification, runs
-from rnnkit.training import Callback, resolve
+from rnnkit.training import resolve
 from rnnkit.training.logs import read_metrics
+
+from .interrupt import StopAt
 
 TINY = ["--set", "train.threads=1", "--set", "train.plot=false", "--set", "train.tensorboard=false",
         "--set", "model.hidden_size=12", "--set", "model.embedding_size=12", "--set", "data.batch_size=8",
@@ -166,15 +168,6 @@ def test_pretrained_vectors_set_the_embedding_size_and_stay_frozen(data, tmp_pat
     assert trained.config.model.embedding_size == 5
     index = trained.encoder.index
     torch.testing.assert_close(trained.model.embedding.weight[index["great"]], torch.tensor([1.0, 0, 0, 0, 0]))
-
-
-class StopAt(Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step(self, trainer, record):
-        if record["step"] == self.step:
-            raise KeyboardInterrupt
 
 
 def test_resume_after_an_interruption_repeats_the_uninterrupted_run(data, tmp_path):

@@ -11,8 +11,10 @@ import torch
 from rnnkit.cli import EXIT_BAD_INPUT, main
 from rnnkit.data.schemes import convert, spans
 from rnnkit.tasks import runs, tagging
-from rnnkit.training import Callback, resolve
+from rnnkit.training import resolve
 from rnnkit.training.logs import read_metrics
+
+from .interrupt import StopAt
 
 TINY = ["--set", "train.threads=1", "--set", "train.plot=false", "--set", "train.tensorboard=false",
         "--set", "model.hidden_size=16", "--set", "model.word_embedding_size=16", "--set", "model.char_hidden_size=6",
@@ -134,15 +136,6 @@ def test_bad_input(run, tmp_path, capsys):
     assert main(["tag", out, "--input", "conll"]) == EXIT_BAD_INPUT
 
 
-class StopAt(Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step(self, trainer, record):
-        if record["step"] == self.step:
-            raise KeyboardInterrupt
-
-
 def test_resume_repeats_the_uninterrupted_run(run, tmp_path):
     _, train, valid = run
     config = resolve(tagging.RunConfig, {
@@ -164,3 +157,22 @@ def test_resume_repeats_the_uninterrupted_run(run, tmp_path):
     trainer.fit()
     for (name, a), b in zip(straight.model.state_dict().items(), task.model.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_pretrained_vectors_and_json_lines(tmp_path, capsys):
+    data = sentences(60)
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps({"tokens": t, "tags": g}) + "\n" for t, g in data), encoding="utf-8")
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("2 4\nparis 1 0 0 0\nPeter 0 1 0 0\n", encoding="utf-8")
+    out = str(tmp_path / "run")
+    assert main(["train", "tag", "--data", str(train), "--out", out, *TINY, "--set", "train.max_steps=2",
+                 "--set", f"data.vectors={vectors}", "--set", "model.freeze_embeddings=true"]) == 0
+    assert "2 of " in capsys.readouterr().err  # the coverage report: paris, and Peter for peter
+    trained = tagging.load_trained(out)
+    assert trained.config.model.word_embedding_size == 4
+    torch.testing.assert_close(trained.model.word_embedding.weight[trained.vocabulary.word_index["peter"]],
+                               torch.tensor([0.0, 1, 0, 0]))
+    assert main(["tag", out, str(train)]) == 0  # JSON lines in: JSON lines out
+    records = [json.loads(line) for line in capsys.readouterr().out.strip().split("\n")]
+    assert len(records) == 60 and records[0]["tokens"] == data[0][0] and len(records[0]["tags"]) == len(data[0][0])
