@@ -9,11 +9,10 @@ whose column count differs from the file's first token line, a sentence longer t
 a JSON sentence whose tokens and tags differ in number.
 """
 
-import json
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from .labeled import OPENERS, open_text
+from .labeled import OPENERS, json_lines, open_text
 from .text import DataError
 
 FORMATS = ("auto", "conll", "jsonl")
@@ -83,29 +82,23 @@ def _read_conll(path: str, token_column: int, tag_column: Optional[int], max_len
 
 def _read_jsonl(path: str, max_length: int, need_tags: bool) -> Sentences:
     result = Sentences([], [], [])
-    with open_text(path) as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(f"{where}: not JSON: {error.msg} at column {error.colno}") from None
-            tokens = record.get("tokens") if isinstance(record, dict) else None
-            if not isinstance(tokens, list) or not tokens or not all(isinstance(t, str) and t for t in tokens):
-                raise DataError(f"{where}: expected an object with \"tokens\": a non-empty list of strings")
-            tags = record.get("tags")
-            if tags is None and need_tags:
-                raise DataError(f"{where}: no \"tags\" list")
-            if tags is not None and (not isinstance(tags, list) or len(tags) != len(tokens)
-                                     or not all(isinstance(t, str) for t in tags)):
-                raise DataError(f"{where}: \"tags\" must be a list of {len(tokens)} strings, one per token")
-            if max_length and len(tokens) > max_length:
-                raise DataError(f"{where}: a sentence of {len(tokens)} tokens, longer than the limit of {max_length}")
-            result.tokens.append(tokens)
-            result.tags.append(tags)
-            result.origins.append(where)
+    for where, record in json_lines(path):
+        if isinstance(record, DataError):
+            raise DataError(f"{where}: {record}")
+        tokens = record.get("tokens") if isinstance(record, dict) else None
+        if not isinstance(tokens, list) or not tokens or not all(isinstance(t, str) and t for t in tokens):
+            raise DataError(f"{where}: expected an object with \"tokens\": a non-empty list of strings")
+        tags = record.get("tags")
+        if tags is None and need_tags:
+            raise DataError(f"{where}: no \"tags\" list")
+        if tags is not None and (not isinstance(tags, list) or len(tags) != len(tokens)
+                                 or not all(isinstance(t, str) for t in tags)):
+            raise DataError(f"{where}: \"tags\" must be a list of {len(tokens)} strings, one per token")
+        if max_length and len(tokens) > max_length:
+            raise DataError(f"{where}: a sentence of {len(tokens)} tokens, longer than the limit of {max_length}")
+        result.tokens.append(tokens)
+        result.tags.append(tags)
+        result.origins.append(where)
     return result
 
 

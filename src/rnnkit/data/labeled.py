@@ -89,6 +89,18 @@ def stream_lines(path: str):
             yield number, line.removeprefix("\ufeff") if number == 1 else line
 
 
+def json_lines(path: str):
+    """(where "file:line", record or an error message) for each non-blank line of a JSON-lines file."""
+    with open_text(path) as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield f"{path}:{number}", json.loads(line)
+            except json.JSONDecodeError as error:
+                yield f"{path}:{number}", DataError(f"not JSON: {error.msg} at column {error.colno}")
+
+
 class _Rows:
     """Collects rows, turning each problem into an error or (skip_bad) a count."""
 
@@ -160,25 +172,16 @@ def _read_delimited(path: str, delimiter: str, text_column: str, label_column: s
 
 
 def _read_jsonl(path: str, text_column: str, label_column: str, rows: _Rows) -> None:
-    with open_text(path) as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                rows.bad(where, f"not JSON: {error.msg} at column {error.colno}", "not JSON")
-                continue
-            if not isinstance(record, dict):
-                rows.bad(where, f"a JSON {type(record).__name__}, expected an object", "not an object")
-                continue
-            if text_column not in record:
-                rows.bad(where, f"no key {text_column!r} (keys: {sorted(record)})", "missing text")
-                continue
-            if label_column not in record and rows.need_label:
-                rows.bad(where, f"no key {label_column!r} (keys: {sorted(record)})", "missing label")
-                continue
+    for where, record in json_lines(path):
+        if isinstance(record, DataError):
+            rows.bad(where, str(record), "not JSON")
+        elif not isinstance(record, dict):
+            rows.bad(where, f"a JSON {type(record).__name__}, expected an object", "not an object")
+        elif text_column not in record:
+            rows.bad(where, f"no key {text_column!r} (keys: {sorted(record)})", "missing text")
+        elif label_column not in record and rows.need_label:
+            rows.bad(where, f"no key {label_column!r} (keys: {sorted(record)})", "missing label")
+        else:
             rows.add(where, record[text_column], record.get(label_column))
 
 

@@ -158,12 +158,14 @@ class SequenceTagger(nn.Module):
         y, _ = self.rnn(x, lengths=batch["lengths"])  # (B, T, N*H)
         return self.emission(F.dropout(y, cfg.output_dropout, self.training))  # (B, T, C)
 
-    def _emissions(self, batch: dict) -> Tensor:
+    def emissions(self, batch: dict) -> Tensor:
+        """Emission scores (B, T, C), in float32 at least (under autocast the CRF sums in float32)."""
         emissions = self(batch)
         return emissions.float() if emissions.dtype in (torch.float16, torch.bfloat16) else emissions
 
-    def loss(self, batch: dict, carry=None):
-        emissions = self._emissions(batch)
+    def loss(self, batch: dict, carry=None, emissions: Optional[Tensor] = None):
+        """(loss per token, tokens, None); pass ``emissions`` to reuse a forward pass already made."""
+        emissions = self.emissions(batch) if emissions is None else emissions
         lengths, tags = batch["lengths"], batch["tags"]
         tokens = int(lengths.sum())
         if self.crf is not None:
@@ -174,9 +176,9 @@ class SequenceTagger(nn.Module):
         return total / tokens, tokens, None
 
     @torch.no_grad()
-    def decode(self, batch: dict) -> List[List[int]]:
+    def decode(self, batch: dict, emissions: Optional[Tensor] = None) -> List[List[int]]:
         """The predicted tag ids of each sentence (its own length)."""
-        emissions = self._emissions(batch)
+        emissions = self.emissions(batch) if emissions is None else emissions
         lengths = batch["lengths"]
         if self.crf is not None:
             return self.crf.decode(emissions, lengths)

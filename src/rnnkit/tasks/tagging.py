@@ -128,10 +128,11 @@ def predict(model: SequenceTagger, items: List[dict], batch_size: int, with_loss
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         batch = {k: v.to(device) for k, v in collate([items[i] for i in rows]).items()}
-        for row, tags in zip(rows, model.decode(batch)):
+        emissions = model.emissions(batch)  # one forward pass for the tags and the loss
+        for row, tags in zip(rows, model.decode(batch, emissions)):
             predictions[row] = tags
         if with_loss:
-            loss, n, _ = model.loss(batch)
+            loss, n, _ = model.loss(batch, emissions=emissions)
             total, tokens = total + loss.item() * n, tokens + n
     return predictions, (total / tokens if with_loss else None)
 
