@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from rnnkit.cli import EXIT_BAD_INPUT, main
-from rnnkit.tasks import classification, runs
+from rnnkit.tasks import classification
 from rnnkit.training import resolve
 from rnnkit.training.logs import read_metrics
 
-from .interrupt import StopAt
+from .interrupt import assert_resume_repeats
 
 TINY = ["--set", "train.threads=1", "--set", "train.plot=false", "--set", "train.tensorboard=false",
         "--set", "model.hidden_size=12", "--set", "model.embedding_size=12", "--set", "data.batch_size=8",
@@ -176,23 +176,10 @@ def test_resume_after_an_interruption_repeats_the_uninterrupted_run(data, tmp_pa
                 "train": {"max_steps": 12, "checkpoint_every": 4, "eval_every": 6, "threads": 1, "plot": False,
                           "tensorboard": False, "keep": 5, "monitor": "accuracy"}}
     config = resolve(classification.RunConfig, settings)
-    straight = classification.Task(config)
-    straight.trainer(str(tmp_path / "a")).fit()
-
-    interrupted_dir = str(tmp_path / "b")
-    runs.save_run_config(interrupted_dir, classification.NAME, config)
-    with pytest.raises(KeyboardInterrupt):
-        classification.Task(config).trainer(interrupted_dir, callbacks=[StopAt(10)]).fit()
-    task, checkpoint = classification.resume_task(interrupted_dir)
-    assert checkpoint.endswith("step-00000008")
-    trainer = task.trainer(interrupted_dir)
-    trainer.load(checkpoint)
-    trainer.fit()
-    for (name, a), b in zip(straight.model.state_dict().items(), task.model.state_dict().values()):
-        assert torch.equal(a, b), name
+    assert assert_resume_repeats(classification, config, str(tmp_path), stop=10).endswith("step-00000008")
     losses = lambda d: [(r["step"], r["loss"]) for r in read_metrics(os.path.join(d, "metrics.jsonl"))  # noqa: E731
                         if r["kind"] == "train"]
-    assert losses(interrupted_dir) == losses(str(tmp_path / "a"))
+    assert losses(str(tmp_path / "b")) == losses(str(tmp_path / "a"))
 
 
 def test_bpe_subwords_train_and_predict(data, tmp_path, capsys):

@@ -10,11 +10,11 @@ import torch
 
 from rnnkit.cli import EXIT_BAD_INPUT, main
 from rnnkit.data.schemes import convert, spans
-from rnnkit.tasks import runs, tagging
+from rnnkit.tasks import tagging
 from rnnkit.training import resolve
 from rnnkit.training.logs import read_metrics
 
-from .interrupt import StopAt
+from .interrupt import assert_resume_repeats
 
 TINY = ["--set", "train.threads=1", "--set", "train.plot=false", "--set", "train.tensorboard=false",
         "--set", "model.hidden_size=16", "--set", "model.word_embedding_size=16", "--set", "model.char_hidden_size=6",
@@ -144,19 +144,8 @@ def test_resume_repeats_the_uninterrupted_run(run, tmp_path):
                   "word_dropout": 0.1},
         "train": {"max_steps": 8, "checkpoint_every": 3, "eval_every": 4, "threads": 1, "plot": False,
                   "tensorboard": False, "keep": 5}})
-    straight = tagging.Task(config)
-    straight.trainer(str(tmp_path / "a")).fit()
-    directory = str(tmp_path / "b")
-    runs.save_run_config(directory, tagging.NAME, config)
-    with pytest.raises(KeyboardInterrupt):
-        tagging.Task(config).trainer(directory, callbacks=[StopAt(5)]).fit()
-    task, checkpoint = tagging.resume_task(directory)
+    checkpoint = assert_resume_repeats(tagging, config, str(tmp_path), stop=5)
     assert checkpoint.endswith("step-00000004")  # the improved evaluation at step 4 was saved too
-    trainer = task.trainer(directory)
-    trainer.load(checkpoint)
-    trainer.fit()
-    for (name, a), b in zip(straight.model.state_dict().items(), task.model.state_dict().values()):
-        assert torch.equal(a, b), name
 
 
 def test_pretrained_vectors_and_json_lines(tmp_path, capsys):

@@ -12,7 +12,7 @@ import sys
 
 from .. import __version__
 from . import bench as bench_verb
-from . import classify, lm, training
+from . import classify, forecast, lm, training
 from . import tag as tag_verb
 from .common import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, error
 
@@ -32,12 +32,14 @@ def evaluate_run(args) -> int:
         return classify.evaluate_classifier(args)
     if kind == "tag":
         return tag_verb.evaluate_tagger(args)
+    if kind == "forecast":
+        return forecast.evaluate_forecaster(args)
     return lm.evaluate_lm(args)
 
 
 # --- the parser ----------------------------------------------------------------------------------
 CONFIG_HELP = ("Configuration: sections data, model and train (every key: docs/language-modeling.md, "
-               "docs/classification.md, docs/tagging.md). Later sources win: defaults < --config files < --set "
+               "docs/classification.md, docs/tagging.md, docs/forecasting.md). Later sources win: defaults < --config files < --set "
                "overrides.")
 
 
@@ -51,18 +53,29 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Train a model and write its run directory: config.yaml, metrics.jsonl, "
                                          "tensorboard/, checkpoints/ (safetensors + JSON), loss.png.",
                              epilog=CONFIG_HELP)
-    train.add_argument("task", choices=["lm", "classify", "tag"],
+    train.add_argument("task", choices=["lm", "classify", "tag", "forecast"],
                        help="lm: language model (character, word or BPE level); classify: text classification; "
-                            "tag: sequence labeling (named entities, BiLSTM-CRF)")
+                            "tag: sequence labeling (named entities, BiLSTM-CRF); forecast: time series")
     train.add_argument("--data", metavar="FILE", help="lm: training text (UTF-8; default: the Python standard "
                        "library's source), its last 10%% held out without --valid. classify: labeled texts (CSV, "
                        "TSV, JSON lines, or a folder per class), 10%% held out (stratified) without --valid. tag: "
-                       "CoNLL column file or JSON lines, 10%% of the sentences held out without --valid")
+                       "CoNLL column file or JSON lines, 10%% of the sentences held out without --valid. forecast: a CSV series, "
+                       "split in time (data.train_size, data.valid_size; the rest is the test span)")
     train.add_argument("--valid", metavar="FILE", help="validation data, in the same form as --data")
     train.add_argument("--text-column", metavar="NAME", help="classify: the column (key) holding the text "
                        "(default: text)")
     train.add_argument("--label-column", metavar="NAME", help="classify: the column (key) holding the label "
                        "(default: label)")
+    train.add_argument("--time-column", metavar="NAME", help="forecast: the timestamps' column (default: date; "
+                       "'' for none)")
+    train.add_argument("--target", metavar="NAME", action="append", help="forecast: a column to forecast "
+                       "(repeat for several)")
+    train.add_argument("--covariates", metavar="NAME", nargs="+", help="forecast: past covariates (observed up "
+                       "to the forecast origin)")
+    train.add_argument("--future-covariates", metavar="NAME", nargs="+", help="forecast: covariates known in "
+                       "advance (calendar features are added from the timestamps anyway)")
+    train.add_argument("--horizon", type=int, metavar="K", help="forecast: steps to forecast (default 24)")
+    train.add_argument("--context", type=int, metavar="C", help="forecast: past steps the model sees (default 96)")
     train.add_argument("--config", metavar="YAML", action="append", help="config file(s), applied in order")
     train.add_argument("--set", metavar="KEY=VALUE", action="append",
                        help="override one key, e.g. --set train.lr=1e-3 --set model.cell=gru (value read as YAML)")
@@ -132,6 +145,22 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--verbose", action="store_true", help="report throughput (tokens/s) on stderr")
     tag.set_defaults(run=tag_verb.tag)
 
+    fc = verbs.add_parser("forecast", help="forecast a series with a trained forecaster; intervals, plot, alerts",
+                          description="Forecast the K steps after the last row of --data (which needs the run's "
+                                      "columns and at least C rows): CSV rows time,series,forecast and the quantiles "
+                                      "(backtest.quantiles and the interval's bounds). With --alerts: every row after "
+                                      "the first C is compared with its one-step-ahead interval (--level), and the "
+                                      "observations outside it are listed, with a summary.")
+    fc.add_argument("run_dir", metavar="RUN_DIR", help="run directory or checkpoint directory")
+    fc.add_argument("--data", metavar="CSV", required=True, help="the series' history, same columns as in training")
+    fc.add_argument("--future", metavar="CSV", help="values of the future covariates for the K forecast steps")
+    fc.add_argument("--output", metavar="CSV", help="write the CSV there (default: stdout)")
+    fc.add_argument("--plot", metavar="PNG", help="draw history, forecast and interval")
+    fc.add_argument("--alerts", action="store_true", help="flag observations outside their one-step-ahead interval")
+    fc.add_argument("--level", type=float, default=None, help="--alerts: the interval's probability (default 0.95)")
+    fc.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    fc.set_defaults(run=forecast.forecast)
+
     generate = verbs.add_parser("generate", help="sample text from a trained language model, streamed",
                                 description="Prime the model with --prompt, then sample token by token "
                                             "(memory constant in the generated length), printing as it goes.")
@@ -174,10 +203,6 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # `rnnkit predict ... | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 if __name__ == "__main__":

@@ -57,6 +57,15 @@ def train(args) -> int:
             if args.task != "classify":
                 return error(f"--{option.replace('_', '-')} is for `rnnkit train classify`")
             data[option] = getattr(args, option)
+    forecast_options = {"time-column": ("time_column", args.time_column), "target": ("targets", args.target),
+                        "covariates": ("past_covariates", args.covariates),
+                        "future-covariates": ("future_covariates", args.future_covariates),
+                        "horizon": ("horizon", args.horizon), "context": ("context", args.context)}
+    for flag, (key, value) in forecast_options.items():
+        if value is not None:
+            if args.task != "forecast":
+                return error(f"--{flag} is for `rnnkit train forecast`")
+            data[key] = value
     try:
         config = resolve(task_module.RunConfig, base={"data": data} if data else {}, files=args.config or [],
                          overrides=args.set or [])
