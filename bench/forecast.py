@@ -40,8 +40,12 @@ def train(args, name, seed):
                *sum((["--set", s] for s in overrides + (args.set or [])), [])]
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    total = time.perf_counter() - start
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        records = [json.loads(line) for line in f]
+    training = max(r["elapsed"] for r in records if "elapsed" in r)
     with open(os.path.join(out, "report.json")) as f:
-        return json.load(f), time.perf_counter() - start, out
+        return json.load(f), (training, total), out
 
 
 def table(name, reports, seconds, outs):
@@ -52,8 +56,11 @@ def table(name, reports, seconds, outs):
         methods = reports[0][span]["methods"]
         model = next(iter(methods))
         shown = [(k, t) for k, t in SHOWN if k in methods[model]]
+        training = sum(t for t, _ in seconds) / len(seconds)
+        total = sum(t for _, t in seconds) / len(seconds)
         lines += [f"**{name}, {span}** ({reports[0][span]['origins']:,} origins; model: mean of {len(reports)} "
-                  f"run(s), {sum(seconds) / len(seconds):.0f} s each; {', '.join(outs)})", "",
+                  f"run(s), each {training:.0f} s of training, {total:.0f} s with the baselines and the backtest; "
+                  f"{', '.join(outs)})", "",
                   "| method | " + " | ".join(t for _, t in shown) + " |", "|---" * (len(shown) + 1) + "|"]
         for method in methods:
             runs = [r[span]["methods"][method] for r in reports]

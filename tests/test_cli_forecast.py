@@ -168,3 +168,13 @@ def test_resume_repeats_the_uninterrupted_run(tmp_path):
         "train": {"max_steps": 8, "checkpoint_every": 3, "eval_every": 4, "threads": 1, "plot": False,
                   "tensorboard": False, "keep": 5}})
     assert assert_resume_repeats(forecasting, config, str(tmp_path), stop=5).endswith("step-00000004")  # the evaluation at step 4 saved one
+
+
+def test_scaling_is_fitted_on_the_training_rows_only(run):
+    data, out = run
+    trained = forecasting.load_trained(out)
+    values = np.loadtxt(data, delimiter=",", skiprows=1, usecols=(1, 2, 3))
+    train = values[:round(0.6 * len(values))]
+    np.testing.assert_allclose(trained.scaling.targets.mean, train[:, :2].mean(0))
+    np.testing.assert_allclose(trained.scaling.targets.std, train[:, :2].std(0))
+    np.testing.assert_allclose(trained.scaling.covariates.mean, train[:, 2:].mean(0))

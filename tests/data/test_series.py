@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnkit.data.series import calendar_features, future_times, read_series, season_length, split_bounds
+from rnnkit.data.series import read_series
+from rnnkit.data.timeline import calendar_features, future_times, season_length, split_bounds
 from rnnkit.data.text import DataError
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"  # ../shared/data from the repo root

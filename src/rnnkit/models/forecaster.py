@@ -183,13 +183,19 @@ class Forecaster(nn.Module):
     # --- the Trainer's and the task's view --------------------------------------------------------------
     def loss(self, batch, carry=None):
         """(mean loss, number of values, None)."""
+        loss, count, _ = self.loss_and_mean(batch)
+        return loss, count, None
+
+    def loss_and_mean(self, batch):
+        """(mean loss, number of values, the mean forecast (B, K, D) or None): for a direct model the
+        forecast comes from the same forward pass (validation needs both); autoregressive: None."""
         name = self.config.likelihood
         if self.config.kind == "direct":
             raw, shift = self._direct(batch)
             values = likelihoods.loss(name, raw, shift, batch["future"])
-        else:
-            raw, targets = self._teacher_forced(batch)
-            values = likelihoods.loss(name, raw, torch.zeros_like(targets), targets)
+            return values.mean(), values.numel(), likelihoods.location(raw, shift)
+        raw, targets = self._teacher_forced(batch)
+        values = likelihoods.loss(name, raw, torch.zeros_like(targets), targets)
         return values.mean(), values.numel(), None
 
     @torch.no_grad()

@@ -84,27 +84,36 @@ def to_units(scaling, scaled: np.ndarray) -> np.ndarray:
 
 @torch.no_grad()
 def predict(model, windows: Windows, origins: Sequence[int], scaling, batch_size: int, num_samples: int,
-            levels: Sequence[float]) -> Dict[str, Optional[np.ndarray]]:
+            levels: Sequence[float], actual: Optional[np.ndarray] = None) -> Dict[str, Optional[np.ndarray]]:
     """Forecasts from each origin: scaled mean (W, K, D); in the data's units the point forecast
-    (W, K, D), quantiles (W, K, D, Q) and samples (S, W, K, D) (None for a point model)."""
+    (W, K, D) and quantiles (W, K, D, Q) (None for a point model). With ``actual`` (W, K, D) also
+    "crps" from the sample paths. The paths are reduced batch by batch and never kept whole: on ETTh1 at
+    K = 168 they would be 100 x 2,713 x 168 x 7 values (2.5 GB)."""
     model.eval()
-    means, samples = [], []
+    means, quantiles, crps = [], [], 0.0
+    if model.config.probabilistic:  # at most about 20M sampled values (160 MB) per batch
+        per_window = num_samples * windows.horizon * windows.targets.shape[1]
+        batch_size = max(1, min(batch_size, 20_000_000 // per_window))
     for start in range(0, len(origins), batch_size):
         out = model.forecast(windows.batch(origins[start:start + batch_size]), num_samples)
         means.append(out["mean"].double().numpy())
         if out["samples"] is not None:
-            samples.append(out["samples"].float().numpy())
+            paths = to_units(scaling, out["samples"].double().numpy())                        # (S, b, K, D)
+            quantiles.append(np.moveaxis(np.quantile(paths, list(levels), axis=0), 0, -1))   # (b, K, D, Q)
+            if actual is not None:
+                rows = actual[start:start + batch_size]
+                crps += crps_from_samples(rows, paths) * rows.size
     mean = np.concatenate(means)
-    result = {"scaled_mean": mean, "point": to_units(scaling, mean), "quantiles": None, "samples": None}
-    if samples:
-        paths = to_units(scaling, np.concatenate(samples, 1).astype(np.float64))           # (S, W, K, D)
-        result["samples"] = paths
-        result["quantiles"] = np.moveaxis(np.quantile(paths, list(levels), axis=0), 0, -1)  # (W, K, D, Q)
+    result = {"scaled_mean": mean, "point": to_units(scaling, mean), "quantiles": None, "crps": None}
+    if quantiles:
+        result["quantiles"] = np.concatenate(quantiles)
+        if actual is not None:
+            result["crps"] = crps / actual.size
     return result
 
 
 def score(actual, point, train, season, scaled_actual, scaled_point, quantiles=None, levels=(), bounds=None,
-          samples=None) -> dict:
+          crps=None) -> dict:
     metrics = point_metrics(actual, point, train, season)
     metrics["scaled_mse"] = float(np.mean((scaled_point - scaled_actual) ** 2))
     metrics["scaled_mae"] = float(np.mean(np.abs(scaled_point - scaled_actual)))
@@ -113,30 +122,39 @@ def score(actual, point, train, season, scaled_actual, scaled_point, quantiles=N
         low, high = (quantiles[..., list(levels).index(round(b, 6))] for b in bounds)
         metrics["coverage"] = coverage(actual, low, high)
         metrics["interval_width"] = interval_width(low, high)
-    if samples is not None:
-        metrics["crps"] = crps_from_samples(actual, samples)
+    if crps is not None:
+        metrics["crps"] = crps
     return metrics
 
 
+def fit_baselines(data: Prepared, train_end: int, season: int, config: BacktestConfig) -> Dict[str, list]:
+    """{name: one fitted baseline per target column}, fitted once on the training rows (ARIMA's
+    likelihood maximization is the slow part: minutes on ETTh1) and used for every span."""
+    baseline_config = config.baseline_config(season)
+    return {name: [make_baseline(name, baseline_config).fit(data.transformed[:train_end, d])
+                   for d in range(data.transformed.shape[1])] for name in config.baselines}
+
+
 def backtest(model, data: Prepared, origins: Sequence[int], train_end: int, season: int, config: BacktestConfig,
-             scaling, batch_size: int, num_samples: int) -> dict:
-    """{"origins": W, "interval": 0.8, "methods": {name: metrics}} with the model first."""
+             scaling, batch_size: int, num_samples: int, baselines: Optional[Dict[str, list]] = None) -> dict:
+    """{"origins": W, "interval": 0.8, "methods": {name: metrics}} with the model first; ``baselines``
+    from fit_baselines (fitted here when not given)."""
     K, D = data.windows.horizon, data.targets.shape[1]
     rows = np.asarray(origins)[:, None] + np.arange(K)                                      # (W, K)
     actual = data.series.values[:, :D][rows]                                                 # (W, K, D)
     scaled_actual = data.targets[rows]
     train = data.series.values[:train_end, :D]
     levels, bounds = config.levels(), config.bounds
-    out = predict(model, data.windows, list(origins), scaling, batch_size, num_samples, levels)
+    out = predict(model, data.windows, list(origins), scaling, batch_size, num_samples, levels, actual)
     cfg = model.config
     methods = {f"rnnkit {cfg.kind} {cfg.cell}": score(
         actual, out["point"], train, season, scaled_actual, out["scaled_mean"], out["quantiles"], levels, bounds,
-        out["samples"])}
-    baseline_config = config.baseline_config(season)
-    for name in config.baselines:
+        out["crps"])}
+    if baselines is None:
+        baselines = fit_baselines(data, train_end, season, config)
+    for name, fitted in baselines.items():
         points, quantiles = [], []
-        for d in range(D):
-            method = make_baseline(name, baseline_config).fit(data.transformed[:train_end, d])
+        for d, method in enumerate(fitted):
             p, q = method.forecast(data.transformed[:, d], list(origins), K, levels)
             points.append(p)
             quantiles.append(q)

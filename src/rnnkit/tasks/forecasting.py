@@ -16,14 +16,15 @@ import torch
 
 from ..data import DataError
 from ..data.batches import BucketBatches
-from ..data.series import FILL_POLICIES, Series, calendar_features, read_series, season_length, split_bounds
+from ..data.series import FILL_POLICIES, Series, read_series
+from ..data.timeline import calendar_features, future_times, season_length, split_bounds
 from ..data.windows import TRANSFORMS, Scaler, Windows, apply_transform, origins
 from ..models.forecaster import Forecaster, ForecasterConfig
 from ..training import checkpoint as ckpt
 from ..training.config import to_dict
 from ..training.trainer import TrainConfig, Trainer
 from . import runs
-from .backtest import BacktestConfig, Prepared, backtest, format_table, plot_backtest
+from .backtest import BacktestConfig, Prepared, backtest, fit_baselines, format_table, plot_backtest
 
 NAME = "forecast"
 RATE = "values_s"  # predicted values (windows x K x D) per second
@@ -205,10 +206,10 @@ class Task:
         size = self.config.data.eval_batch_size
         for start in range(0, len(self.valid_origins), size):
             batch = windows.batch(self.valid_origins[start:start + size])
-            loss, n, _ = model.loss(batch)
+            loss, n, mean = model.loss_and_mean(batch)
             total, count = total + float(loss) * n, count + n
-            if self.config.model.kind == "direct":
-                error = model.forecast(batch, 1)["mean"] - batch["future"]
+            if mean is not None:
+                error = mean - batch["future"]
                 squared, absolute, values = squared + float((error ** 2).sum()), absolute + float(error.abs().sum()), \
                     values + error.numel()
         model.train()
@@ -220,6 +221,7 @@ class Task:
     def meta(self) -> dict:
         return {"task": NAME, "config": to_dict(self.config), "scaling": self.scaling.to_json(),
                 "freq": self.series.freq, "season": self.season, "sha256": self.sha256,
+                "features": {"past": self.model.past_features, "known": self.model.future_features},
                 "split": {"train_end": self.train_end, "valid_end": self.valid_end}}
 
     def spans(self) -> List[Tuple[str, List[int]]]:
@@ -229,8 +231,10 @@ class Task:
 
     def backtest(self) -> dict:
         """The rolling-origin backtest of the current weights and the baselines on each span."""
-        return {name: backtest(self.model, self.data, span, self.train_end, self.season, self.config.backtest,
-                               self.scaling, self.config.data.eval_batch_size, self.config.model.num_samples)
+        bt = self.config.backtest
+        baselines = fit_baselines(self.data, self.train_end, self.season, bt)
+        return {name: backtest(self.model, self.data, span, self.train_end, self.season, bt, self.scaling,
+                               self.config.data.eval_batch_size, self.config.model.num_samples, baselines)
                 for name, span in self.spans()}
 
     def trainer(self, run_dir: str, callbacks=()) -> Trainer:
@@ -287,12 +291,7 @@ def load_trained(path: str, which: str = "best") -> TrainedForecaster:
     config = config_from_dict(meta["config"])
     d = config.data
     scaling = Scaling.from_json(meta["scaling"])
-    past = len(d.past_covariates) + len(d.future_covariates)
-    known = len(d.future_covariates)
-    if d.calendar and d.time_column:
-        import pandas as pd
-        known += calendar_features(pd.date_range("2000-01-01", periods=2, freq=meta["freq"]), meta["freq"])[0].shape[1]
-        past += known - len(d.future_covariates)
+    past, known = meta["features"]["past"], meta["features"]["known"]  # covariate widths, calendar included
     model = Forecaster(config.model, len(d.targets), d.context, d.horizon, past, known)
     ckpt.load_model_weights(found, model)
     model.eval()
@@ -323,7 +322,6 @@ def read_future(trained: TrainedForecaster, path: str, times) -> np.ndarray:
 def forecast_file(trained: TrainedForecaster, path: str, future_path: str = "") -> dict:
     """The forecast of the K steps after the file's last row: {"times", "point" (K, D), "levels",
     "quantiles" (K, D, Q) or None, "series", "data"}."""
-    from ..data.series import future_times
     from .backtest import predict
 
     d, bt = trained.config.data, trained.config.backtest
@@ -346,7 +344,6 @@ def forecast_file(trained: TrainedForecaster, path: str, future_path: str = "") 
 def alerts(trained: TrainedForecaster, path: str, level: float, batch_size: int = 1024) -> dict:
     """One-step-ahead intervals at ``level`` for every row after the first C (each from the rows
     before it only); the observations outside them. {"checked", "outside": [records], "level"}."""
-    from ..data.series import future_times
     from .backtest import predict
 
     d, m = trained.config.data, trained.config.model
@@ -381,7 +378,6 @@ def alerts(trained: TrainedForecaster, path: str, level: float, batch_size: int 
 
 def evaluate_file(trained: TrainedForecaster, path: str) -> dict:
     """The run's backtest (its split, its baselines) on another version of the series."""
-    from .backtest import backtest
 
     d = trained.config.data
     series = read_new(trained, path)
@@ -390,6 +386,8 @@ def evaluate_file(trained: TrainedForecaster, path: str) -> dict:
     stride = trained.config.backtest.stride
     spans = [("valid", origins(train_end, valid_end, d.context, d.horizon, stride)),
              ("test", origins(valid_end, test_end, d.context, d.horizon, stride))]
-    return {name: backtest(trained.model, data, o, train_end, trained.season, trained.config.backtest,
-                           trained.scaling, d.eval_batch_size, trained.config.model.num_samples)
+    bt = trained.config.backtest
+    baselines = fit_baselines(data, train_end, trained.season, bt)
+    return {name: backtest(trained.model, data, o, train_end, trained.season, bt, trained.scaling, d.eval_batch_size,
+                           trained.config.model.num_samples, baselines)
             for name, o in spans if o}
