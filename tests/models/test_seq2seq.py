@@ -126,6 +126,19 @@ def test_tied_and_shared_embeddings_are_one_parameter():
         Seq2Seq(Seq2SeqConfig(share_embeddings=True), SV, TV)
 
 
+def test_save_and_load_keep_the_outputs(tmp_path):
+    from safetensors.torch import load_model, save_model  # as training/checkpoint.py: tied weights once
+
+    config = Seq2SeqConfig(embedding_size=12, hidden_size=12, cell="lstm", tie_embeddings=True, share_embeddings=True)
+    m, data = Seq2Seq(config, SV, SV).eval(), batch()
+    save_model(m, str(tmp_path / "model.safetensors"))
+    torch.manual_seed(1)
+    loaded = Seq2Seq(config, SV, SV).eval()
+    load_model(loaded, str(tmp_path / "model.safetensors"))
+    assert loaded.generator.weight is loaded.source_embedding.weight
+    torch.testing.assert_close(loaded.loss(data)[0], m.loss(data)[0])
+
+
 @pytest.mark.parametrize("options, message", [
     ({"attention": "mlp"}, "model.attention='mlp'"),
     ({"bridge": "dense"}, "model.bridge='dense'"),

@@ -12,7 +12,7 @@ import sys
 
 from .. import __version__
 from . import bench as bench_verb
-from . import classify, forecast, lm, training
+from . import classify, forecast, lm, training, translate
 from . import tag as tag_verb
 from .common import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, error
 
@@ -28,6 +28,16 @@ def evaluate_run(args) -> int:
         kind = run_task(args.run_dir)
     except (CheckpointError, FileNotFoundError) as problem:
         return error(str(problem))
+    if kind == "seq2seq":
+        return translate.evaluate_seq2seq(args)
+    seq2seq_options = (("--source", args.source), ("--target", args.target), ("--greedy", args.greedy),
+                       ("--beam-size", args.beam_size is not None))
+    given = [flag for flag, value in seq2seq_options if value]
+    if given:
+        return error(f"{' and '.join(given)}: for sequence-to-sequence runs; {args.run_dir} is a {kind!r} run "
+                     "(give its data with --data FILE)")
+    if not args.data:
+        return error(f"--data FILE is needed: the data to evaluate the {kind!r} run {args.run_dir} on")
     if kind == "classify":
         return classify.evaluate_classifier(args)
     if kind == "tag":
@@ -39,13 +49,14 @@ def evaluate_run(args) -> int:
 
 # --- the parser ----------------------------------------------------------------------------------
 CONFIG_HELP = ("Configuration: sections data, model and train (every key: docs/language-modeling.md, "
-               "docs/classification.md, docs/tagging.md, docs/forecasting.md). Later sources win: defaults < --config files < --set "
-               "overrides.")
+               "docs/classification.md, docs/tagging.md, docs/forecasting.md, docs/seq2seq.md). Later sources "
+               "win: defaults < --config files < --set overrides.")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks, from equations to "
-                                     "a trained model: train, resume, evaluate, predict, tag, generate, bench.")
+                                     "a trained model: train, resume, evaluate, predict, tag, translate, generate, "
+                                     "bench.")
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
 
@@ -53,14 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Train a model and write its run directory: config.yaml, metrics.jsonl, "
                                          "tensorboard/, checkpoints/ (safetensors + JSON), loss.png.",
                              epilog=CONFIG_HELP)
-    train.add_argument("task", choices=["lm", "classify", "tag", "forecast"],
+    train.add_argument("task", choices=["lm", "classify", "tag", "forecast", "seq2seq"],
                        help="lm: language model (character, word or BPE level); classify: text classification; "
-                            "tag: sequence labeling (named entities, BiLSTM-CRF); forecast: time series")
+                            "tag: sequence labeling (named entities, BiLSTM-CRF); forecast: time series; "
+                            "seq2seq: translation or summarization (attentional encoder-decoder)")
     train.add_argument("--data", metavar="FILE", help="lm: training text (UTF-8; default: the Python standard "
                        "library's source), its last 10%% held out without --valid. classify: labeled texts (CSV, "
                        "TSV, JSON lines, or a folder per class), 10%% held out (stratified) without --valid. tag: "
                        "CoNLL column file or JSON lines, 10%% of the sentences held out without --valid. forecast: a CSV series, "
-                       "split in time (data.train_size, data.valid_size; the rest is the test span)")
+                       "split in time (data.train_size, data.valid_size; the rest is the test span). seq2seq: "
+                       "sentence pairs as a TSV file (source<TAB>target), 5%% held out without --valid (or give "
+                       "--source and --target)")
     train.add_argument("--valid", metavar="FILE", help="validation data, in the same form as --data")
     train.add_argument("--text-column", metavar="NAME", help="classify: the column (key) holding the text "
                        "(default: text)")
@@ -68,8 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: label)")
     train.add_argument("--time-column", metavar="NAME", help="forecast: the timestamps' column (default: date; "
                        "'' for none)")
-    train.add_argument("--target", metavar="NAME", action="append", help="forecast: a column to forecast "
-                       "(repeat for several)")
+    train.add_argument("--source", metavar="FILE", help="seq2seq: the source sentences, one per line (with "
+                       "--target; 5%% of the pairs held out without --valid-source/--valid-target)")
+    train.add_argument("--target", metavar="NAME|FILE", action="append", help="forecast: a column to forecast "
+                       "(repeat for several). seq2seq: the target sentences (FILE), line i translating line i "
+                       "of --source")
+    train.add_argument("--valid-source", metavar="FILE", help="seq2seq: validation source sentences")
+    train.add_argument("--valid-target", metavar="FILE", help="seq2seq: validation target sentences")
     train.add_argument("--covariates", metavar="NAME", nargs="+", help="forecast: past covariates (observed up "
                        "to the forecast origin)")
     train.add_argument("--future-covariates", metavar="NAME", nargs="+", help="forecast: covariates known in "
@@ -96,13 +115,22 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="A language model: loss, perplexity and bits per character on a text "
                                             "file read as contiguous streams with the state carried (as in "
                                             "training). A classifier: accuracy, per-class precision/recall/F1, "
-                                            "macro-F1 and the confusion matrix on labeled data.")
+                                            "macro-F1 and the confusion matrix on labeled data. A seq2seq model: "
+                                            "BLEU and chrF (sacrebleu, detokenized) of beam search (or --greedy) "
+                                            "and perplexity, on sentence pairs.")
     evaluate.add_argument("run_dir", metavar="RUN_DIR", help="run directory or checkpoint directory")
-    evaluate.add_argument("--data", metavar="FILE", required=True, help="text (lm) or labeled data (classify)")
+    evaluate.add_argument("--data", metavar="FILE", help="text (lm), labeled data (classify, tag), a series "
+                          "(forecast) or a TSV file of sentence pairs (seq2seq)")
+    evaluate.add_argument("--source", metavar="FILE", help="seq2seq: source sentences, one per line (with --target)")
+    evaluate.add_argument("--target", metavar="FILE", help="seq2seq: reference translations, line i of --source's")
+    evaluate.add_argument("--greedy", action="store_true", help="seq2seq: greedy decoding instead of beam search")
+    evaluate.add_argument("--beam-size", type=int, metavar="K", help="seq2seq: beam size (default: the run's "
+                          "decode.beam_size)")
     evaluate.add_argument("--checkpoint", choices=["best", "last"], default="best",
                           help="which checkpoint of a run directory (default: best)")
     evaluate.add_argument("--batch-size", type=int, default=None, help="lm: parallel streams (default 16); "
-                          "classify: texts per batch (default 256)")
+                          "classify: texts per batch (default 256); seq2seq: sentences per batch (default: the "
+                          "run's data.eval_batch_size)")
     evaluate.add_argument("--bptt", type=int, default=256, help="lm: steps per window (default 256)")
     evaluate.add_argument("--text-column", metavar="NAME", help="classify: text column (default: the run's)")
     evaluate.add_argument("--label-column", metavar="NAME", help="classify: label column (default: the run's)")
@@ -144,6 +172,30 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--checkpoint", choices=["best", "last"], default="best")
     tag.add_argument("--verbose", action="store_true", help="report throughput (tokens/s) on stderr")
     tag.set_defaults(run=tag_verb.tag)
+
+    tr = verbs.add_parser("translate", help="translate (or summarize) one sentence per line with a seq2seq model",
+                          description="Read FILE or stdin, one input per line, and print one output per line, in "
+                                      "the input's order (an empty line gives an empty line). Beam search with the "
+                                      "run's decode settings unless overridden; chunks of lines are length-sorted "
+                                      "and batched, and stream out as they are done (line by line at a terminal).")
+    tr.add_argument("run_dir", metavar="RUN_DIR", help="run directory or checkpoint directory")
+    tr.add_argument("file", metavar="FILE", nargs="?", help="input, one sentence per line (default or -: stdin)")
+    tr.add_argument("--beam-size", type=int, metavar="K", help="beam size (default: the run's decode.beam_size)")
+    tr.add_argument("--n-best", type=int, default=1, metavar="N", help="print the N best hypotheses as "
+                    "'i ||| hypothesis ||| score' lines (Moses' n-best format, i from 0; default 1: the "
+                    "translations alone)")
+    tr.add_argument("--greedy", action="store_true", help="greedy decoding (fastest) instead of beam search")
+    tr.add_argument("--length-penalty", type=float, metavar="ALPHA", help="GNMT's length penalty alpha "
+                    "(default: the run's decode.length_penalty; 0 = none)")
+    tr.add_argument("--max-length-a", type=float, metavar="A", help="at most floor(A * source tokens + B) "
+                    "output tokens (default: the run's decode.max_length_a)")
+    tr.add_argument("--max-length-b", type=float, metavar="B", help="(default: the run's decode.max_length_b)")
+    tr.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default 64)")
+    tr.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    tr.add_argument("--attention-plot", metavar="DIR", help="write an attention heatmap per sentence, "
+                    "DIR/00001.png for line 1 (source subwords x output subwords)")
+    tr.add_argument("--verbose", action="store_true", help="report throughput (sentences/s) on stderr")
+    tr.set_defaults(run=translate.translate)
 
     fc = verbs.add_parser("forecast", help="forecast a series with a trained forecaster; intervals, plot, alerts",
                           description="Forecast the K steps after the last row of --data (which needs the run's "

@@ -57,10 +57,23 @@ def train(args) -> int:
             if args.task != "classify":
                 return error(f"--{option.replace('_', '-')} is for `rnnkit train classify`")
             data[option] = getattr(args, option)
+    seq2seq_files = {"source": ("train_source", args.source), "valid-source": ("valid_source", args.valid_source),
+                     "valid-target": ("valid_target", args.valid_target)}
+    if args.task == "seq2seq" and args.target is not None:  # forecast's --target repeats; a file is one
+        if len(args.target) > 1:
+            return error(f"--target: one file of target sentences, got {len(args.target)}")
+        seq2seq_files["target"] = ("train_target", args.target[0])
+    for flag, (key, value) in seq2seq_files.items():
+        if value is not None:
+            if args.task != "seq2seq":
+                return error(f"--{flag} is for `rnnkit train seq2seq`")
+            data[key] = value
     forecast_options = {"time-column": ("time_column", args.time_column), "target": ("targets", args.target),
                         "covariates": ("past_covariates", args.covariates),
                         "future-covariates": ("future_covariates", args.future_covariates),
                         "horizon": ("horizon", args.horizon), "context": ("context", args.context)}
+    if args.task == "seq2seq":
+        del forecast_options["target"]  # read above, as a file
     for flag, (key, value) in forecast_options.items():
         if value is not None:
             if args.task != "forecast":

@@ -245,7 +245,9 @@ class Arima(Baseline):
         seasonal = (*c.seasonal_order, c.season) if c.season > 1 else (0, 0, 0, 0)
         trend = "c" if c.arima_order[1] == 0 and seasonal[1] == 0 else "n"
         model = SARIMAX(train, order=c.arima_order, seasonal_order=seasonal, trend=trend)
-        self.results = _fit_quietly(lambda: model.fit(disp=False), self.warnings)
+        # low_memory: no smoothed states kept (about 2 GB per hourly column with a 24-step season, all of
+        # them held while several columns are compared); forecasting needs only the parameters
+        self.results = _fit_quietly(lambda: model.fit(disp=False, low_memory=True), self.warnings)
         system = self._filter(train[:1])   # the state-space matrices at the fitted parameters
         self.Z = system.design[0, :, 0]                                          # (m,)
         self.T = system.transition[:, :, 0]                                      # (m, m)

@@ -73,6 +73,7 @@ def _search(model, source, source_lengths, k, n_best, alpha, a, b, min_length):
     history = token.new_empty(B * k, 0)  # (n*k, t) tokens after BOS
     attention = None  # (n*k, t, S)
     finished = [[] for _ in range(B)]  # per sentence: its best n_best Hypothesis, best first
+    lengths = source_lengths.tolist()
     for step in range(int(max_length.max()) + 1):
         n = len(active)
         log_probs, state, weights = model.decode_step(token, state)  # (n*k, V)
@@ -85,11 +86,14 @@ def _search(model, source, source_lengths, k, n_best, alpha, a, b, min_length):
         if weights is not None:
             attention = torch.cat([attention, weights[:, None]], 1) if attention is not None else weights[:, None]
         is_eos = word == EOS
-        for i, j in ((is_eos[:, :k] & top[:, :k].isfinite()).nonzero().tolist()):
-            sentence, row = int(active[i]), int(origin[i, j])
+        ends = (is_eos[:, :k] & top[:, :k].isfinite()).nonzero().tolist()  # [(i, j)]: finished now
+        if ends:
+            top_list, origin_list, sentences = top.tolist(), origin.tolist(), active.tolist()
+        for i, j in ends:
+            sentence, row = sentences[i], origin_list[i][j]
             # the EOS step's attention row is left out: one row per returned token
-            att = None if attention is None else attention[row, :-1, :int(source_lengths[sentence])].clone()
-            score = float(top[i, j]) / gnmt_length_penalty(step + 1, alpha)
+            att = None if attention is None else attention[row, :-1, :lengths[sentence]].clone()
+            score = top_list[i][j] / gnmt_length_penalty(step + 1, alpha)
             _keep_best(finished[sentence], Hypothesis(history[row].tolist(), score, att), n_best)
         scores, pick = top.masked_fill(is_eos, float("-inf")).topk(k, dim=1)  # (n, k) the next live ones
         rows = origin.gather(1, pick).view(-1)  # (n*k,)
@@ -99,7 +103,7 @@ def _search(model, source, source_lengths, k, n_best, alpha, a, b, min_length):
         state = state.select(rows)
         # a live total only falls and lp(|Y|) <= lp(max + 1): nothing live can score above this
         bound = (scores[:, 0] / gnmt_length_penalty(max_length[active] + 1, alpha)).tolist()  # (n,)
-        going = torch.tensor([not _done(finished[int(s)], bound[i], n_best) for i, s in enumerate(active)],
+        going = torch.tensor([not _done(finished[s], bound[i], n_best) for i, s in enumerate(active.tolist())],
                              device=device)  # (n,)
         if not bool(going.any()):
             break

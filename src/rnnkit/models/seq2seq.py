@@ -10,7 +10,9 @@ input feeding (Luong et al. 2015), as OpenNMT-py builds it.
     for t = 1 .. T:
         x_t = [dropout(E_y y_{t-1}); o_{t-1}]     (B, E + H)  input feeding; without it x_t = dropout(E_y y_{t-1})
         h_t, s_t = RNN(x_t, s_{t-1})              (B, H)      the top layer's output
-        a_t = softmax_s(score(h_t, m_s))          (B, S)      over the real source positions (attention.py)
+        a_t = softmax_s(score(h_t, m_s))          (B, S)      over the real source positions (attention.py;
+                                                              additive takes h_t as its query: Luong's placement
+                                                              of Bahdanau's score, OpenNMT-py's "mlp")
         c_t = sum_s a_ts m_s                      (B, N*H)
         h~_t = tanh(W_c [c_t; h_t])               (B, H)
         o_t = dropout(h~_t)                       (B, H)      fed to the next step as it is, as in OpenNMT-py
@@ -53,7 +55,8 @@ class Seq2SeqConfig:
     hidden_size: int = 256          # H: the decoder's, and the encoder's per direction
     num_layers: int = 1             # L (encoder and decoder)
     bidirectional: bool = True      # the encoder's N = 2: the memory is N*H wide
-    attention: str = "additive"     # additive (Bahdanau), dot, general (Luong) or none
+    attention: str = "additive"     # additive (Bahdanau), dot, general (Luong) or none; dot over a 2H memory
+                                    # (bidirectional) maps it to H first, which makes it general (attention.py)
     attention_size: int = 0         # additive's A; 0 = H
     input_feeding: bool = True      # o_{t-1} joins the decoder's input (Luong et al. 2015)
     bridge: str = "linear"          # linear, zero or copy (encoder final state -> decoder initial state)
@@ -218,17 +221,17 @@ class Seq2Seq(nn.Module):
         return self.generator(o if self.projection is None else self.projection(o))  # (B, [T,] V)
 
     def _step(self, embedded: Tensor, state: DecoderState):
-        """One decoder step from E_y y_{t-1} (B, E) -> logits (B, V), new state, weights (B, S) or None."""
+        """One decoder step from E_y y_{t-1} (B, E) -> o_t (B, H), new state, weights (B, S) or None."""
         x = embedded if state.feed is None else torch.cat([embedded, state.feed], -1)  # (B, E [+ H])
         h, rnn = self.decoder.step(x, state.rnn)  # (B, H)
         o, weights = self._attend(h, state)  # (B, H)
-        return self._logits(o), state._replace(rnn=rnn, feed=o if self.feeds else None), weights
+        return o, state._replace(rnn=rnn, feed=o if self.feeds else None), weights
 
     def decode_step(self, token: Tensor, state: DecoderState):
         """token (B,) -> log-probabilities of the next token (B, V) in float32 at least, new state,
         attention weights (B, S) (None without attention)."""
-        logits, state, weights = self._step(self.embed(self.target_embedding, token), state)
-        return F.log_softmax(_at_least_float32(logits), -1), state, weights
+        o, state, weights = self._step(self.embed(self.target_embedding, token), state)
+        return F.log_softmax(_at_least_float32(self._logits(o)), -1), state, weights
 
     def forward(self, source: Tensor, source_lengths: Tensor, target: Tensor) -> Tensor:
         """The decoder's inputs target (B, T) = [BOS y_1 .. y_{T-1}] -> logits (B, T, V) for y_1 .. y_T."""
@@ -239,14 +242,17 @@ class Seq2Seq(nn.Module):
         if not (self.feeds or sampling):  # every input is known: the whole target at once
             h, _ = self.decoder(embedded, state.rnn)  # (B, T, H)
             return self._logits(self._attend(h, state)[0])  # (B, T, V)
-        logits = []
+        outputs = []
         for t in range(target.shape[1]):
             x = embedded[:, t]  # (B, E)
             if t > 0 and sampling and float(torch.rand(())) >= cfg.teacher_forcing:
-                x = self.embed(self.target_embedding, logits[-1].argmax(-1))  # the model's own guess
-            step_logits, state, _ = self._step(x, state)
-            logits.append(step_logits)
-        return torch.stack(logits, 1)  # (B, T, V)
+                with torch.no_grad():  # the model's own guess: its argmax at t-1
+                    guess = self._logits(outputs[-1]).argmax(-1)  # (B,)
+                x = self.embed(self.target_embedding, guess)
+            o, state, _ = self._step(x, state)
+            outputs.append(o)
+        # the output layer once for all steps: one large matmul, and one for its weight's gradient
+        return self._logits(torch.stack(outputs, 1))  # (B, T, V)
 
     def loss(self, batch: dict, carry=None):
         """(mean cross entropy per target token, number of target tokens, None)."""

@@ -1,7 +1,8 @@
 """The tasks the CLI knows, by name: an explicit dict, no registry magic."""
 
-from . import classification, forecasting, language_modeling, tagging
+from . import classification, forecasting, language_modeling, seq2seq, tagging
 
-TASKS = {"lm": language_modeling, "classify": classification, "tag": tagging, "forecast": forecasting}
+TASKS = {"lm": language_modeling, "classify": classification, "tag": tagging, "forecast": forecasting,
+         "seq2seq": seq2seq}
 
 __all__ = ["TASKS"]

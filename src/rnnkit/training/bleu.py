@@ -14,9 +14,10 @@ from typing import Sequence
 from sacrebleu.metrics import BLEU, CHRF
 
 
-def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict:
+def corpus_scores(hypotheses: Sequence[str], references: Sequence[str], lowercase: bool = False) -> dict:
     """{"bleu", "chrf": 0..100, "bleu_signature": sacrebleu's signature, "bleu_details": its line with the
-    n-gram precisions and the brevity penalty}."""
+    n-gram precisions and the brevity penalty}. ``lowercase``: case-insensitive (sacrebleu's -lc; the
+    signature says case:lc), for a model trained on lower-cased text."""
     hypotheses, references = list(hypotheses), list(references)
     if not hypotheses:
         raise ValueError("no hypotheses to score; expected at least one translation")
@@ -27,7 +28,7 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict:
         bad = next((i for i, text in enumerate(texts) if not isinstance(text, str)), None)
         if bad is not None:
             raise ValueError(f"{name} {bad} is {type(texts[bad]).__name__}, expected a detokenized string")
-    bleu = BLEU()
+    bleu = BLEU(lowercase=lowercase)
     score = bleu.corpus_score(hypotheses, [references])
-    return {"bleu": score.score, "chrf": CHRF().corpus_score(hypotheses, [references]).score,
+    return {"bleu": score.score, "chrf": CHRF(lowercase=lowercase).corpus_score(hypotheses, [references]).score,
             "bleu_signature": str(bleu.get_signature()), "bleu_details": str(score)}

@@ -1,0 +1,169 @@
+"""`rnnkit evaluate` for a sequence-to-sequence run, and `rnnkit translate` (translation and summarization
+alike: one input per line in, one output per line out)."""
+
+import dataclasses
+import json
+import os
+import sys
+import time
+
+from .common import error
+
+
+def decode_settings(trained, args):
+    """The run's ``decode`` section with the command line's overrides (a ValueError names a bad one)."""
+    overrides = {"beam_size": getattr(args, "beam_size", None), "length_penalty": getattr(args, "length_penalty", None),
+                 "max_length_a": getattr(args, "max_length_a", None),
+                 "max_length_b": getattr(args, "max_length_b", None)}
+    changed = {k: v for k, v in overrides.items() if v is not None}
+    return dataclasses.replace(trained.config.decode, **changed)
+
+
+def evaluate_seq2seq(args) -> int:
+    from ..data import DataError
+    from ..tasks.seq2seq import evaluate_files, load_trained, report_lines
+    from ..training.checkpoint import CheckpointError
+
+    if args.data and (args.source or args.target):
+        return error("give either --data (a TSV file of pairs) or --source and --target (two aligned files)")
+    if not args.data and not (args.source and args.target):
+        return error("a sequence-to-sequence run is evaluated on --source FILE --target FILE (two aligned files) "
+                     "or --data FILE (a TSV file, source<TAB>target per line)")
+    if args.batch_size is not None and args.batch_size < 1:
+        return error(f"--batch-size {args.batch_size}: expected an integer >= 1")
+    try:
+        trained = load_trained(args.run_dir, args.checkpoint)
+        settings = decode_settings(trained, args)
+        metrics, _ = evaluate_files(trained, args.data or "", args.source or "", args.target or "", settings,
+                                    args.greedy, args.batch_size or trained.config.data.eval_batch_size)
+    except (DataError, CheckpointError, FileNotFoundError, ValueError) as problem:
+        return error(str(problem))
+    name = args.data or f"{args.source} + {args.target}"
+    metrics = {"data": name, "checkpoint": trained.checkpoint, **metrics}
+    if args.json:
+        print(json.dumps(metrics, ensure_ascii=False))
+    else:
+        print(f"{name} ({os.path.basename(trained.checkpoint)}):")
+        for line in report_lines(metrics):
+            print(line)
+    return 0
+
+
+def read_chunks(path, size: int):
+    """Chunks of (origin "file:line", text) for one sentence per line, empty lines kept (as ""). Only "\\n"
+    ends a line, as in training (data/parallel.py). Chunks of ``size`` lines, one line at a time when a
+    person types at a terminal, so translations stream out as input streams in."""
+    from ..data.labeled import stream_lines
+
+    if path:
+        lines = stream_lines(path)
+    else:
+        if sys.stdin.isatty():
+            size = 1
+        lines = _stdin_lines()
+    pending = []
+    for number, line in lines:
+        pending.append((f"{path or '<stdin>'}:{number}", line.removesuffix("\n").removesuffix("\r").strip()))
+        if len(pending) >= size:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
+
+
+def _stdin_lines():
+    from ..data import DataError
+
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a text stream (tests, embedding): its own line splitting
+        yield from enumerate(sys.stdin, 1)
+        return
+    for number, raw in enumerate(buffer, 1):
+        try:
+            yield number, raw.decode("utf-8").removeprefix("\ufeff" if number == 1 else "")
+        except UnicodeDecodeError as problem:
+            raise DataError(f"<stdin>:{number}: not UTF-8 text (byte {raw[problem.start]:#04x})") from None
+
+
+def plot_attention(weights, source_tokens, target_tokens, path: str, title: str = "") -> None:
+    """A heatmap of the attention weights (T, S): one row per output token, one column per source token."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..data.subwords import JOINER
+
+    # word level's joiner "￭" is not in matplotlib's default font: a middle dot marks the attached side
+    source_tokens, target_tokens = ([t.replace(JOINER, "\u00b7") for t in tokens]
+                                    for tokens in (source_tokens, target_tokens))
+    T, S = weights.shape
+    fig, ax = plt.subplots(figsize=(min(2 + 0.35 * S, 30), min(1.5 + 0.3 * T, 30)), dpi=100)
+    image = ax.imshow(weights.float().numpy(), cmap="Greys", vmin=0, vmax=1, aspect="auto")
+    fig.colorbar(image, ax=ax, label="attention weight")
+    ax.set_xticks(range(S), labels=source_tokens, rotation=90, fontsize=8)
+    ax.set_yticks(range(T), labels=target_tokens, fontsize=8)
+    ax.set_xlabel("source tokens")
+    ax.set_ylabel("output tokens")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def translate(args) -> int:
+    from ..data import DataError
+    from ..tasks.runs import run_task
+    from ..tasks.seq2seq import detokenize, load_trained
+    from ..training.checkpoint import CheckpointError
+
+    try:
+        if run_task(args.run_dir) != "seq2seq":
+            return error(f"{args.run_dir}: translate is for sequence-to-sequence runs (rnnkit train seq2seq)")
+        trained = load_trained(args.run_dir, args.checkpoint)
+        settings = decode_settings(trained, args)
+    except (CheckpointError, FileNotFoundError, ValueError) as problem:
+        return error(str(problem))
+    if args.n_best < 1 or args.batch_size < 1:
+        return error(f"--n-best {args.n_best}, --batch-size {args.batch_size}: expected integers >= 1")
+    if args.greedy and args.n_best > 1:
+        return error("--greedy finds one hypothesis per sentence; --n-best needs beam search")
+    if not args.greedy and args.n_best > settings.beam_size:
+        return error(f"--n-best {args.n_best} is more than the beam ({settings.beam_size}); raise --beam-size")
+    if args.attention_plot:
+        if trained.config.model.attention == "none":
+            return error("--attention-plot: this model has no attention (model.attention=none)")
+        os.makedirs(args.attention_plot, exist_ok=True)
+    path = args.file if args.file and args.file != "-" else None
+    start, count, index = time.perf_counter(), 0, 0
+    try:
+        for chunk in read_chunks(path, args.batch_size * 4):
+            found = trained.translate([text for _, text in chunk], settings, args.greedy, args.n_best,
+                                      args.batch_size)
+            for (origin, text), hypotheses in zip(chunk, found):
+                texts = [detokenize(trained.target_vocab, h.tokens) for h in hypotheses]
+                if args.n_best > 1:  # Moses' n-best list: the input's index from 0, the hypothesis, its score
+                    for hypothesis, output in zip(hypotheses, texts):
+                        print(f"{index} ||| {output} ||| {hypothesis.score:.4f}")
+                else:
+                    print(texts[0])
+                best = hypotheses[0]
+                if args.attention_plot and best.attention is not None and best.tokens:
+                    source_ids = trained.source_vocab.encode(text)
+                    plot_attention(best.attention, trained.source_vocab.tokens(source_ids),
+                                   trained.target_vocab.tokens(best.tokens),
+                                   os.path.join(args.attention_plot, f"{index + 1:05d}.png"), title=origin)
+                index += 1
+            sys.stdout.flush()
+            count += len(chunk)
+    except BrokenPipeError:
+        raise  # the reader went away (| head): main() ends quietly
+    except (DataError, OSError) as problem:
+        return error(str(problem))
+    if args.verbose:
+        elapsed = time.perf_counter() - start
+        print(f"[{count:,} sentences in {elapsed:.2f} s: {count / max(elapsed, 1e-9):,.1f} sentences/s, "
+              f"{settings.describe(args.greedy)}]", file=sys.stderr)
+    return 0
