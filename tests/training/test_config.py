@@ -154,6 +154,13 @@ def test_resolve_priority_base_then_files_then_overrides(tmp_path):
     assert base == {"train": {"bf16": True, "lr": 0.01}, "model": {"dropout": 0.5}}  # not modified
 
 
+def test_command_line_flags_beat_the_config_files_and_lose_to_set(tmp_path):
+    path = tmp_path / "a.yaml"
+    path.write_text("train:\n  lr: 0.1\n  name: from-file\n")
+    run = resolve(Run, files=[str(path)], flags={"train": {"name": "from-flag", "lr": 0.5}}, overrides=["train.lr=0.2"])
+    assert run.train.name == "from-flag" and run.train.lr == 0.2
+
+
 def test_resolve_unknown_override_lists_valid_keys():
     with pytest.raises(ConfigError, match=r"unknown key 'train.lrr'; valid keys under train: lr, bf16"):
         resolve(Run, overrides=["train.lrr=1"])

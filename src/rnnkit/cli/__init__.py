@@ -50,7 +50,7 @@ def evaluate_run(args) -> int:
 # --- the parser ----------------------------------------------------------------------------------
 CONFIG_HELP = ("Configuration: sections data, model and train (every key: docs/language-modeling.md, "
                "docs/classification.md, docs/tagging.md, docs/forecasting.md, docs/seq2seq.md). Later sources "
-               "win: defaults < --config files < --set overrides.")
+               "win: defaults < --config files < the options above (--data, --target, ...) < --set overrides.")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -80,7 +80,7 @@ def train(args) -> int:
                 return error(f"--{flag} is for `rnnkit train forecast`")
             data[key] = value
     try:
-        config = resolve(task_module.RunConfig, base={"data": data} if data else {}, files=args.config or [],
+        config = resolve(task_module.RunConfig, flags={"data": data} if data else {}, files=args.config or [],
                          overrides=args.set or [])
     except ConfigError as problem:
         return error(str(problem))

@@ -154,11 +154,13 @@ def load_yaml(path: str) -> dict:
     return data
 
 
-def resolve(cls, base: Optional[Mapping] = None, files: Sequence[str] = (), overrides: Sequence[str] = ()):
-    """``cls`` from, in increasing priority: ``base``, each YAML file, each ``--set`` override."""
+def resolve(cls, base: Optional[Mapping] = None, files: Sequence[str] = (), overrides: Sequence[str] = (),
+            flags: Optional[Mapping] = None):
+    """``cls`` from, in increasing priority: ``base``, each YAML file, ``flags`` (the command line's own
+    options, such as --target: what a user types beats the config file it names), each ``--set``."""
     merged = json.loads(json.dumps(base or {}))
-    for path in files:
-        for key, value in load_yaml(path).items():
+    for layer in [load_yaml(path) for path in files] + [json.loads(json.dumps(flags or {}))]:
+        for key, value in layer.items():
             if value is None:  # a section whose keys are all commented out
                 value = {}
             if isinstance(value, dict) and isinstance(merged.get(key), dict):
