@@ -40,16 +40,17 @@ def evaluate_forecaster(args) -> int:
 
 def _write_rows(path, header, rows) -> None:
     """CSV to a file (written whole, then renamed) or to stdout."""
-    if not path or path == "-":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
+    def write(stream):
+        writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
+
+    if not path or path == "-":
+        write(sys.stdout)
         return
     tmp = path + ".tmp"
     with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
+        write(f)
     os.replace(tmp, path)
 
 
@@ -87,7 +88,7 @@ def forecast(args) -> int:
         x = series.times if series.times is not None else list(range(len(series)))
         low = high = None
         if quantiles is not None:
-            low, high = (quantiles[..., levels.index(round(b, 6))] for b in bt.bounds)
+            low, high = bt.interval_of(quantiles)
         plot_forecast(args.plot, d.targets, x[-history:], series.values[-history:, :len(d.targets)],
                       result["times"], result["point"], low, high, bt.interval,
                       title=f"{os.path.basename(args.data)}: {d.horizon} steps ahead")

@@ -59,6 +59,12 @@ class BacktestConfig:
         """The quantile levels computed: the configured ones and the interval's bounds."""
         return sorted({round(q, 6) for q in (*self.quantiles, *self.bounds)})
 
+    def interval_of(self, quantiles: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """(low, high): the interval's bounds from quantiles (..., Q) at ``levels()``."""
+        levels = self.levels()
+        low, high = (levels.index(round(b, 6)) for b in self.bounds)
+        return quantiles[..., low], quantiles[..., high]
+
     def baseline_config(self, season: int) -> BaselineConfig:
         try:
             return BaselineConfig(season=season, arima_order=tuple(self.arima_order),
@@ -112,14 +118,14 @@ def predict(model, windows: Windows, origins: Sequence[int], scaling, batch_size
     return result
 
 
-def score(actual, point, train, season, scaled_actual, scaled_point, quantiles=None, levels=(), bounds=None,
+def score(actual, point, train, season, scaled_actual, scaled_point, config: BacktestConfig, quantiles=None,
           crps=None) -> dict:
     metrics = point_metrics(actual, point, train, season)
     metrics["scaled_mse"] = float(np.mean((scaled_point - scaled_actual) ** 2))
     metrics["scaled_mae"] = float(np.mean(np.abs(scaled_point - scaled_actual)))
     if quantiles is not None:
-        metrics.update(quantile_loss(actual, quantiles, list(levels)))
-        low, high = (quantiles[..., list(levels).index(round(b, 6))] for b in bounds)
+        metrics.update(quantile_loss(actual, quantiles, config.levels()))
+        low, high = config.interval_of(quantiles)
         metrics["coverage"] = coverage(actual, low, high)
         metrics["interval_width"] = interval_width(low, high)
     if crps is not None:
@@ -144,25 +150,23 @@ def backtest(model, data: Prepared, origins: Sequence[int], train_end: int, seas
     actual = data.series.values[:, :D][rows]                                                 # (W, K, D)
     scaled_actual = data.targets[rows]
     train = data.series.values[:train_end, :D]
-    levels, bounds = config.levels(), config.bounds
-    out = predict(model, data.windows, list(origins), scaling, batch_size, num_samples, levels, actual)
+    out = predict(model, data.windows, list(origins), scaling, batch_size, num_samples, config.levels(), actual)
     cfg = model.config
     methods = {f"rnnkit {cfg.kind} {cfg.cell}": score(
-        actual, out["point"], train, season, scaled_actual, out["scaled_mean"], out["quantiles"], levels, bounds,
-        out["crps"])}
+        actual, out["point"], train, season, scaled_actual, out["scaled_mean"], config, out["quantiles"], out["crps"])}
     if baselines is None:
         baselines = fit_baselines(data, train_end, season, config)
     for name, fitted in baselines.items():
         points, quantiles = [], []
         for d, method in enumerate(fitted):
-            p, q = method.forecast(data.transformed[:, d], list(origins), K, levels)
+            p, q = method.forecast(data.transformed[:, d], list(origins), K, config.levels())
             points.append(p)
             quantiles.append(q)
         point = np.stack(points, -1)                                                         # (W, K, D)
         q = None if quantiles[0] is None else np.stack(quantiles, 2)                         # (W, K, D, Q)
         methods[name] = score(actual, invert_transform(scaling.transform, point), train, season, scaled_actual,
-                              scaling.targets.transform(point),
-                              None if q is None else invert_transform(scaling.transform, q), levels, bounds)
+                              scaling.targets.transform(point), config,
+                              None if q is None else invert_transform(scaling.transform, q))
     return {"origins": len(origins), "interval": config.interval, "methods": methods}
 
 
@@ -225,7 +229,6 @@ def plot_backtest(model, data: Prepared, origin: int, scaling, config, path: str
     x = series.times if series.times is not None else np.arange(len(series))
     low = high = None
     if out["quantiles"] is not None:
-        levels = bt.levels()
-        low, high = (out["quantiles"][0, ..., levels.index(round(b, 6))] for b in bt.bounds)
+        low, high = bt.interval_of(out["quantiles"][0])
     plot_forecast(path, d.targets, x[start:origin], series.values[start:origin, :D], x[origin:origin + K],
                   out["point"][0], low, high, bt.interval, series.values[origin:origin + K, :D], title)
