@@ -11,7 +11,7 @@ import re
 import pytest
 
 from rnnkit.cli import EXIT_BAD_INPUT, main
-from rnnkit.tasks import seq2seq
+from rnnkit.tasks import decoding, seq2seq
 from rnnkit.training import resolve
 from rnnkit.training.bleu import corpus_scores
 from rnnkit.training.logs import read_metrics
@@ -119,7 +119,7 @@ def test_evaluate_prints_bleu_and_json(run, files, tmp_path, capsys):
 def test_translate_file_and_stdin_in_input_order_with_empty_lines(run, files, tmp_path, capsys, monkeypatch):
     trained = seq2seq.load_trained(run)
     texts = ["ka lo mi pu re", "", "vo", "ti sa ka ka"]
-    alone = ["" if not t else seq2seq.detokenize(trained.target_vocab, trained.translate([t])[0][0].tokens)
+    alone = ["" if not t else decoding.detokenize(trained.target_vocab, trained.translate([t])[0][0].tokens)
              for t in texts]  # one at a time: no batching, no sorting
     assert all(alone[i] for i in (0, 2, 3))
     source = write_lines(tmp_path / "in.txt", texts)

@@ -14,9 +14,10 @@ from rnnkit.models.sequence_tagger import SequenceTaggerConfig
 from rnnkit.models.text_classifier import TextClassifierConfig
 from rnnkit.tasks.backtest import BacktestConfig
 from rnnkit.tasks.classification import ClassificationData
+from rnnkit.tasks.decoding import DecodeConfig
 from rnnkit.tasks.forecasting import ForecastData
 from rnnkit.tasks.language_modeling import LanguageModelData
-from rnnkit.tasks.seq2seq import DecodeConfig, Seq2SeqData
+from rnnkit.tasks.seq2seq import Seq2SeqData
 from rnnkit.tasks.tagging import TaggingData
 from rnnkit.training import TrainConfig
 

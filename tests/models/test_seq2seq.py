@@ -1,7 +1,8 @@
 """Seq2Seq: the loss is masked (and label-smoothed) cross entropy over the target tokens, padding in the
 source or the target changes nothing, the decoder's two paths (whole target at once, token by token)
-agree, teacher forcing does what its ratio says, every configuration learns end to end, tied weights
-are one Parameter, greedy decoding stops at EOS, and the model can learn to reverse sequences."""
+agree, teacher forcing does what its ratio says, the bridge joins each layer's directions, every
+configuration learns end to end, tied weights are one Parameter, greedy decoding stops at EOS, and the
+model can learn to reverse sequences."""
 
 import itertools
 
@@ -153,6 +154,27 @@ def test_save_and_load_keep_the_outputs(tmp_path):
 def test_config_errors_name_the_field(options, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         Seq2SeqConfig(**options)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_linear_bridge_joins_each_layers_directions(cell):
+    """h_0 = tanh(W_h [h fwd; h bwd]) and, for an LSTM, c_0 = W_c [c fwd; c bwd], layer by layer, in torch's
+    layer-major order of the final state (index 2 l + direction); the top layer's are the memory's ends."""
+    torch.manual_seed(0)
+    m, b = model(cell=cell, num_layers=2), batch()
+    lengths = b["source_lengths"]
+    memory, final = m.encoder(m.embed(m.source_embedding, b["source"]), lengths=lengths)  # (B, S, 2H)
+    parts = tuple(final) if cell == "lstm" else (final,)
+    H, rows = m.config.hidden_size, torch.arange(len(lengths))
+    top = torch.cat([memory[rows, lengths - 1, :H], memory[:, 0, H:]], -1)  # (B, 2H)
+    torch.testing.assert_close(torch.cat([parts[0][2], parts[0][3]], -1), top)
+    state = m.encode(b["source"], lengths).rnn
+    state = tuple(state) if cell == "lstm" else (state,)
+    for layer in range(2):
+        joined = [torch.cat([p[2 * layer], p[2 * layer + 1]], -1) for p in parts]  # (B, 2H) per part
+        torch.testing.assert_close(state[0][layer], torch.tanh(m.bridge[0](joined[0])))
+        if cell == "lstm":
+            torch.testing.assert_close(state[1][layer], m.bridge[1](joined[1]))  # unbounded, as c is
 
 
 def test_restrict_and_max_lengths():

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .init import init_recurrent
+from .linear import linear
 from .step import cell_step
 
 
@@ -64,7 +65,7 @@ class GRUCell(nn.Module):
         init_recurrent(self, init)
 
     def project_input(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight_ih, self.bias_ih if self.bias else None)  # (..., 3H)
+        return linear(x, self.weight_ih, self.bias_ih if self.bias else None)  # (..., 3H)
 
     def recurrent_weight(self, weight_hh: Tensor = None) -> Tensor:
         """``weight_hh`` overrides the parameter (a DropConnect copy). The original form can only

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .init import init_recurrent
+from .linear import linear
 from .state import LSTMState
 from .step import cell_step
 
@@ -98,9 +99,9 @@ class LSTMCell(nn.Module):
 
     def project_input(self, x: Tensor) -> Tensor:
         if self.layer_norm:
-            gx = F.layer_norm(F.linear(x, self.weight_ih), (4 * self.hidden_size,), self.ln_ih_weight, None, LN_EPS)
+            gx = F.layer_norm(linear(x, self.weight_ih), (4 * self.hidden_size,), self.ln_ih_weight, None, LN_EPS)
             return gx + self.bias_ih if self.bias else gx  # (..., 4H)
-        return F.linear(x, self.weight_ih, self.bias_ih if self.bias else None)  # (..., 4H)
+        return linear(x, self.weight_ih, self.bias_ih if self.bias else None)  # (..., 4H)
 
     def recurrent_weight(self, weight_hh: Tensor = None) -> Tensor:
         """``weight_hh`` overrides the parameter (a DropConnect copy)."""

@@ -11,10 +11,10 @@ Parameters (torch.nn.RNNCell's names):
 from functools import partial
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .init import init_recurrent
+from .linear import linear
 from .step import cell_step
 
 NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
@@ -46,7 +46,7 @@ class RNNCell(nn.Module):
         init_recurrent(self, init)
 
     def project_input(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight_ih, self.bias_ih if self.bias else None)  # (..., H)
+        return linear(x, self.weight_ih, self.bias_ih if self.bias else None)  # (..., H)
 
     def recurrent_weight(self, weight_hh: Tensor = None) -> Tensor:
         """``weight_hh`` overrides the parameter (a DropConnect copy)."""

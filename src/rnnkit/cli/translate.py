@@ -115,8 +115,9 @@ def plot_attention(weights, source_tokens, target_tokens, path: str, title: str 
 
 def translate(args) -> int:
     from ..data import DataError
+    from ..tasks.decoding import detokenize
     from ..tasks.runs import run_task
-    from ..tasks.seq2seq import detokenize, load_trained
+    from ..tasks.seq2seq import load_trained
     from ..training.checkpoint import CheckpointError
 
     try:

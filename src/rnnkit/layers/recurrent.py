@@ -170,7 +170,7 @@ class Recurrent(nn.Module):
         cfg, training = self.config, self.training
         B, T, _ = x.shape
         dtype = state[0].dtype
-        gx = cell.project_input(x).transpose(0, 1).to(dtype)  # (T, B, G): one matmul for all steps
+        gx = cell.project_input(x.transpose(0, 1).contiguous()).to(dtype)  # (T, B, G): one matmul, steps contiguous
         weight_hh = drop.drop_connect(cell.weight_hh, cfg.weight_dropout, training)  # one mask per call
         W = cell.recurrent_weight(weight_hh)
         rec_mask = drop.recurrent_mask(B, state[0].shape[-1], cfg.recurrent_dropout, gx) if training else None

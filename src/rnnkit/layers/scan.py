@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..cells import linear as onednn
+
 
 def _step(core, gx, gh, state, params, keep):
     new = core(gx, gh, state, params)
@@ -95,9 +97,15 @@ def step_functions(core) -> _StepFunctions:
     return _FUNCTIONS[key]
 
 
-def _linear_autocast(a: Tensor, W: Tensor, dtype) -> Tensor:
+def linear_fn(like: Tensor, amp: bool):
+    """The per-step product a (B, P) W^T: oneDNN's on a CPU in float32 (cells/linear.py), else F.linear
+    (under autocast too, which then runs it in low precision)."""
+    return onednn.linear if not amp and onednn.usable(like) else F.linear
+
+
+def _linear_autocast(linear, a: Tensor, W: Tensor, dtype) -> Tensor:
     # Under autocast only the matmul runs in low precision; state and pointwise math keep `dtype`.
-    return F.linear(a, W).to(dtype)
+    return linear(a, W).to(dtype)
 
 
 def _forward_loop(step, gx, W, state, params, rec_mask, keep, save: bool):
@@ -107,11 +115,12 @@ def _forward_loop(step, gx, W, state, params, rec_mask, keep, save: bool):
     no_amp = torch.autocast(gx.device.type, enabled=False) if amp else contextlib.nullcontext()
     keep_steps = zip(*(k.unbind(0) for k in keep)) if keep else itertools.repeat(None)
     hs, ghs, prev = [], [], []
+    linear = linear_fn(gx, amp)
     for gx_t, keep_t in zip(gx.unbind(0), keep_steps):
         if save:
             prev.append(state)
         h_in = state[0] if rec_mask is None else state[0] * rec_mask
-        gh = _linear_autocast(h_in, W, gx.dtype)  # (B, G_r); the only matmul in the loop
+        gh = _linear_autocast(linear, h_in, W, gx.dtype)  # (B, G_r); the only matmul in the loop
         with no_amp:
             state = step(gx_t, gh, state, params, keep_t)
         hs.append(state[0])
@@ -144,6 +153,7 @@ class Scan(torch.autograd.Function):
         dstate = [torch.zeros_like(p[0]) if d is None else d for p, d in zip(prev, dfinal)]
         dgx, dghs = torch.empty_like(gx), torch.empty_like(ghs)
         dparams = {name: torch.zeros_like(p) for name, p in params.items()}
+        linear, W_t = linear_fn(ghs, False), W.t().contiguous()  # dgh W = linear(dgh, W^T)
         for t in range(T - 1, -1, -1):
             if dhs is not None:
                 dstate[0] = dstate[0] + dhs[t]
@@ -152,7 +162,7 @@ class Scan(torch.autograd.Function):
             dgx[t], dghs[t], dprev, dparams_t = step_vjp(gx[t], ghs[t], state_t, params, keep_t, tuple(dstate))
             for name, g in dparams_t.items():
                 dparams[name] += g
-            dh_in = dghs[t] @ W  # (B, P)
+            dh_in = linear(dghs[t], W_t)  # (B, P)
             dstate = list(dprev)
             dstate[0] = dstate[0] + (dh_in if rec_mask is None else dh_in * rec_mask)
         h_in = prev[0] if rec_mask is None else prev[0] * rec_mask  # (T, B, P)

@@ -199,18 +199,22 @@ class Forecaster(nn.Module):
         return values.mean(), values.numel(), None
 
     @torch.no_grad()
-    def forecast(self, batch, num_samples: Optional[int] = None) -> dict:
-        """{"mean": (B, K, D), "samples": (S, B, K, D) or None} in the units of the batch.
-        A direct Gaussian or Student-t forecast's mean is its location; sample paths give quantiles."""
+    def forecast(self, batch, num_samples: Optional[int] = None, levels=()) -> dict:
+        """{"mean": (B, K, D), "samples": (S, B, K, D) or None, "quantiles": (B, K, D, Q) or None} in the
+        units of the batch. A direct Gaussian or Student-t forecast's mean is its location and its
+        quantiles at ``levels`` are exact (its samples still give CRPS); an autoregressive forecast's
+        come from its sample paths, by whoever reads them."""
         S = num_samples or self.config.num_samples
         name = self.config.likelihood
         if self.config.kind == "direct":
             raw, shift = self._direct(batch)
             mean = likelihoods.location(raw, shift)
             if not self.config.probabilistic:
-                return {"mean": mean, "samples": None}
-            return {"mean": mean, "samples": likelihoods.distribution(name, raw, shift).sample((S,))}
+                return {"mean": mean, "samples": None, "quantiles": None}
+            exact = likelihoods.quantiles(name, raw, shift, levels) if len(levels) else None
+            return {"mean": mean, "samples": likelihoods.distribution(name, raw, shift).sample((S,)),
+                    "quantiles": exact}
         paths = self._sample_paths(batch, S)
         if not self.config.probabilistic:
-            return {"mean": paths[0], "samples": None}
-        return {"mean": paths.mean(0), "samples": paths}
+            return {"mean": paths[0], "samples": None, "quantiles": None}
+        return {"mean": paths.mean(0), "samples": paths, "quantiles": None}

@@ -40,6 +40,25 @@ def loss(name: str, raw: Tensor, shift: Tensor, target: Tensor) -> Tensor:
     return -distribution(name, raw, shift).log_prob(target)
 
 
+def quantiles(name: str, raw: Tensor, shift: Tensor, levels) -> Tensor:
+    """The exact quantiles (..., Q) at ``levels`` (each in (0, 1)): mu + sigma z_q with z_q the standard
+    Gaussian's or Student-t's (nu degrees of freedom) quantile; a point model repeats its forecast.
+    torch has no Student-t inverse CDF: scipy's, in float64, on the CPU."""
+    levels = torch.as_tensor(levels, dtype=torch.float64)                          # (Q,)
+    loc = location(raw, shift)[..., None]                                            # (..., 1)
+    if name == "none":
+        return loc.expand(*loc.shape[:-1], len(levels))
+    scale = (F.softplus(raw[..., 1]) + MIN_SCALE)[..., None]
+    if name == "gaussian":
+        z = torch.distributions.Normal(0.0, 1.0).icdf(levels)                       # (Q,)
+    else:
+        from scipy.stats import t
+
+        nu = (2.0 + F.softplus(raw[..., 2])).double().cpu().numpy()[..., None]      # (..., 1)
+        z = torch.from_numpy(t.ppf(levels.numpy(), nu))                             # (..., Q)
+    return loc + scale * z.to(device=raw.device, dtype=raw.dtype)
+
+
 def sample(name: str, raw: Tensor, shift: Tensor) -> Tensor:
     """One draw per value (...,); a point model returns its forecast."""
     if name == "none":

@@ -3,7 +3,9 @@ input feeding (Luong et al. 2015), as OpenNMT-py builds it.
 
     m, final = Encoder(dropout(E_x x), lengths)   (B, S, N*H) memory, zero on padding; final (L*N, B, H)
     s_0 = bridge(final)                           (L, B, H) per state part (h, and c for an LSTM):
-        linear  tanh(W_b [final fwd; final bwd]) for each layer (one W_b per part, shared by the layers)
+        linear  h_0 = tanh(W_h [h fwd; h bwd]), and for an LSTM c_0 = W_c [c fwd; c bwd], for each layer
+                (one W per part, shared by the layers): h stays in (-1, 1) as an RNN's output does, while
+                an LSTM's cell state is unbounded (OpenNMT-py's default copies it as it is)
         copy    final as it is (a unidirectional encoder only)
         zero    0
     o_0 = 0
@@ -206,7 +208,8 @@ class Seq2Seq(nn.Module):
         joined = [p.reshape(L, N, B, -1).transpose(1, 2).reshape(L, B, -1) for p in parts]  # (L, B, N*H)
         if cfg.bridge == "copy":
             return from_parts(joined)
-        return from_parts(tuple(torch.tanh(W(p)) for W, p in zip(self.bridge, joined)))
+        h, *c = (W(p) for W, p in zip(self.bridge, joined))  # c: [] or [the LSTM's cell state]
+        return from_parts((torch.tanh(h), *c))
 
     # --- decoder ---------------------------------------------------------------------------------
     def _attend(self, h: Tensor, state: DecoderState):

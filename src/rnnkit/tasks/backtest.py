@@ -92,20 +92,25 @@ def to_units(scaling, scaled: np.ndarray) -> np.ndarray:
 def predict(model, windows: Windows, origins: Sequence[int], scaling, batch_size: int, num_samples: int,
             levels: Sequence[float], actual: Optional[np.ndarray] = None) -> Dict[str, Optional[np.ndarray]]:
     """Forecasts from each origin: scaled mean (W, K, D); in the data's units the point forecast
-    (W, K, D) and quantiles (W, K, D, Q) (None for a point model). With ``actual`` (W, K, D) also
-    "crps" from the sample paths. The paths are reduced batch by batch and never kept whole: on ETTh1 at
-    K = 168 they would be 100 x 2,713 x 168 x 7 values (2.5 GB)."""
+    (W, K, D) and quantiles (W, K, D, Q) (None for a point model; exact for a direct distribution, from
+    the sample paths for an autoregressive one). With ``actual`` (W, K, D) also "crps" from the sample
+    paths. The paths are reduced batch by batch and never kept whole: on ETTh1 at K = 168 they would be
+    100 x 2,713 x 168 x 7 values (2.5 GB)."""
     model.eval()
     means, quantiles, crps = [], [], 0.0
     if model.config.probabilistic:  # at most about 20M sampled values (160 MB) per batch
         per_window = num_samples * windows.horizon * windows.targets.shape[1]
         batch_size = max(1, min(batch_size, 20_000_000 // per_window))
     for start in range(0, len(origins), batch_size):
-        out = model.forecast(windows.batch(origins[start:start + batch_size]), num_samples)
+        out = model.forecast(windows.batch(origins[start:start + batch_size]), num_samples, levels)
         means.append(out["mean"].double().numpy())
         if out["samples"] is not None:
             paths = to_units(scaling, out["samples"].double().numpy())                        # (S, b, K, D)
-            quantiles.append(np.moveaxis(np.quantile(paths, list(levels), axis=0), 0, -1))   # (b, K, D, Q)
+            if out["quantiles"] is not None:  # exact; the scaler and the inverse transforms are monotone
+                exact = np.moveaxis(out["quantiles"].double().numpy(), -1, 0)               # (Q, b, K, D)
+                quantiles.append(np.moveaxis(to_units(scaling, exact), 0, -1))              # (b, K, D, Q)
+            else:
+                quantiles.append(np.moveaxis(np.quantile(paths, list(levels), axis=0), 0, -1))
             if actual is not None:
                 rows = actual[start:start + batch_size]
                 crps += crps_from_samples(rows, paths) * rows.size

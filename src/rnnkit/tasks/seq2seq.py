@@ -4,12 +4,11 @@ RNN encoder-decoder) -> Trainer -> perplexity and BLEU/chrF of the detokenized o
 run loaded back to evaluate and to translate.
 
 Config sections (YAML or ``--set``): ``data`` (Seq2SeqData, below), ``model`` (Seq2SeqConfig),
-``decode`` (DecodeConfig, below) and ``train`` (TrainConfig).
+``decode`` (DecodeConfig, decoding.py) and ``train`` (TrainConfig).
 
 Validation during training decodes greedily, so that every evaluation stays cheap; the final
 evaluation of the best weights decodes with beam search under ``decode``, as ``rnnkit translate`` and
-``rnnkit evaluate`` do by default. Perplexity is exp of the mean negative log-likelihood per target
-token (EOS included) without label smoothing, whatever ``model.label_smoothing`` trains with.
+``rnnkit evaluate`` do by default. Decoding and scoring live in decoding.py.
 """
 
 import hashlib
@@ -19,19 +18,18 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 
 from ..data import DataError
 from ..data.batches import BucketBatches, pad
 from ..data.parallel import Pairs, read_pairs
-from ..data.subwords import BOS, EOS, KINDS, PAD, Vocabulary, fit_vocabularies
-from ..models.beam_search import Hypothesis, beam_search
+from ..data.subwords import KINDS, Vocabulary, fit_vocabularies
+from ..models.beam_search import Hypothesis
 from ..models.seq2seq import Seq2Seq, Seq2SeqConfig
 from ..training import checkpoint as ckpt
-from ..training.bleu import corpus_scores
 from ..training.config import to_dict
 from ..training.trainer import TrainConfig, Trainer
 from . import runs
+from .decoding import DecodeConfig, decode, score, with_specials
 
 NAME = "seq2seq"
 RATE = "tok_s"  # what the progress bar calls the count per second of model.loss: target tokens
@@ -93,29 +91,6 @@ class Seq2SeqData:
 
 
 @dataclass(frozen=True)
-class DecodeConfig:
-    """Beam search for the final evaluation, `rnnkit evaluate` and `rnnkit translate` (whose options
-    override it). Validation during training decodes greedily under the same length limit."""
-    beam_size: int = 5
-    length_penalty: float = 0.6     # alpha of GNMT's ((5 + |Y|) / 6) ^ alpha; 0 = none
-    max_length_a: float = 1.5       # at most floor(a * source tokens + b) tokens before EOS
-    max_length_b: float = 10.0
-
-    def __post_init__(self):
-        if not isinstance(self.beam_size, int) or self.beam_size < 1:
-            raise ValueError(f"decode.beam_size={self.beam_size!r}: expected an integer >= 1")
-        for name in ("length_penalty", "max_length_a", "max_length_b"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"decode.{name}={getattr(self, name)!r}: expected a number >= 0")
-        if self.max_length_a == 0 and self.max_length_b < 1:
-            raise ValueError(f"decode.max_length_a=0 and decode.max_length_b={self.max_length_b!r}: every output "
-                             "would be empty; expected max_length_b >= 1 or max_length_a > 0")
-
-    def describe(self, greedy: bool = False) -> str:
-        return "greedy" if greedy else f"beam {self.beam_size}, length penalty {self.length_penalty:g}"
-
-
-@dataclass(frozen=True)
 class RunConfig:
     train: TrainConfig  # required: it must name at least one limit (max_steps, max_epochs, time_budget)
     data: Seq2SeqData = field(default_factory=Seq2SeqData)
@@ -170,10 +145,6 @@ def encode_side(vocabulary: Vocabulary, texts: Sequence[str], origins: Sequence[
     return ids
 
 
-def with_specials(sequence: List[int]) -> List[int]:
-    return [BOS] + sequence + [EOS]
-
-
 def pair_batches(sources: List[List[int]], targets: List[List[int]], batch_size: int, seed: int,
                  pool: int) -> BucketBatches:
     """Bucketed by source length: {"source" (B, S), "source_lengths" (B,), "target" (B, T) = BOS y EOS}."""
@@ -183,85 +154,6 @@ def pair_batches(sources: List[List[int]], targets: List[List[int]], batch_size:
         return {"source": source, "source_lengths": lengths, "target": target}
 
     return BucketBatches([len(s) for s in sources], collate, batch_size, seed, pool)
-
-
-def detokenize(vocabulary: Vocabulary, tokens: Sequence[int]) -> str:
-    """The text of a hypothesis, on one line: a byte piece can spell a line break, which would shift
-    every later line of the output (and of valid.hyp.txt)."""
-    return vocabulary.decode(tokens).replace("\r", " ").replace("\n", " ")
-
-
-# --- decoding and scoring ----------------------------------------------------------------------------
-def _device(model: Seq2Seq) -> torch.device:
-    return next(model.parameters()).device
-
-
-@torch.no_grad()
-def decode(model: Seq2Seq, sources: List[List[int]], settings: DecodeConfig, batch_size: int,
-           greedy: bool = False, n_best: int = 1) -> List[List[Hypothesis]]:
-    """Per source sentence (id lists, non-empty) its hypotheses, best first, in the input's order.
-    Sentences are sorted by length and batched. Greedy hypotheses have no score (NaN)."""
-    model.eval()
-    device = _device(model)
-    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
-    results: List[List[Hypothesis]] = [[] for _ in sources]
-    a, b = settings.max_length_a, settings.max_length_b
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        source, lengths = pad([sources[i] for i in rows])
-        source, lengths = source.to(device), lengths.to(device)
-        if greedy:
-            tokens, attention = model.greedy(source, lengths, a, b)  # (B, T'), (B, T', S)
-            for r, row in enumerate(rows):
-                ids = tokens[r].tolist()
-                n = ids.index(EOS) if EOS in ids else len(ids)
-                weights = None if attention is None else attention[r, :n, :int(lengths[r])].cpu()
-                results[row] = [Hypothesis(ids[:n], float("nan"), weights)]
-        else:
-            found = beam_search(model, source, lengths, settings.beam_size, n_best, settings.length_penalty, a, b)
-            for row, hypotheses in zip(rows, found):
-                results[row] = [h._replace(attention=None if h.attention is None else h.attention.cpu())
-                                for h in hypotheses]
-    return results
-
-
-@torch.no_grad()
-def negative_log_likelihood(model: Seq2Seq, sources: List[List[int]], targets: List[List[int]],
-                            batch_size: int) -> Tuple[float, int]:
-    """(summed NLL of the target tokens, EOS included, teacher-forced and without label smoothing, tokens)."""
-    model.eval()
-    device = _device(model)
-    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
-    total, count = 0.0, 0
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        source, lengths = pad([sources[i] for i in rows])
-        target, _ = pad([with_specials(targets[i]) for i in rows])
-        source, lengths, target = source.to(device), lengths.to(device), target.to(device)
-        logits = model(source, lengths, target[:, :-1])  # (B, T-1, V)
-        gold = target[:, 1:]  # (B, T-1)
-        total += float(F.cross_entropy(logits.float().flatten(0, 1), gold.flatten(), ignore_index=PAD,
-                                       reduction="sum"))
-        count += int((gold != PAD).sum())
-    return total, count
-
-
-def score(model: Seq2Seq, sources: List[List[int]], targets: List[List[int]], references: Sequence[str],
-          target_vocab: Vocabulary, settings: DecodeConfig, batch_size: int, greedy: bool,
-          full: bool = False) -> Tuple[dict, List[str]]:
-    """(metrics, hypotheses as text): loss (mean NLL per target token), perplexity, BLEU and chrF (0..100,
-    sacrebleu on detokenized text); ``full`` adds sacrebleu's signature and its detailed line."""
-    nll, tokens = negative_log_likelihood(model, sources, targets, batch_size)
-    found = decode(model, sources, settings, batch_size, greedy)
-    hypotheses = [detokenize(target_vocab, h[0].tokens) for h in found]
-    scores = corpus_scores(hypotheses, references, lowercase=target_vocab.lowercase)
-    loss = nll / max(tokens, 1)
-    metrics = {"loss": loss, "perplexity": float(torch.tensor(loss).exp()), "bleu": scores["bleu"],
-               "chrf": scores["chrf"], "sentences": len(sources), "target_tokens": tokens}
-    if full:
-        metrics.update(decoding=settings.describe(greedy), bleu_signature=scores["bleu_signature"],
-                       bleu_details=scores["bleu_details"])
-    return metrics, hypotheses
 
 
 # --- the task --------------------------------------------------------------------------------------
@@ -415,7 +307,7 @@ class TrainedSeq2Seq:
     def translate(self, texts: Sequence[str], settings: Optional[DecodeConfig] = None, greedy: bool = False,
                   n_best: int = 1, batch_size: int = 64) -> List[List[Hypothesis]]:
         """Per text its hypotheses (token ids, score, attention), best first; a text with no tokens gets one
-        empty hypothesis. ``detokenize(self.target_vocab, h.tokens)`` is a hypothesis's text."""
+        empty hypothesis. ``decoding.detokenize(self.target_vocab, h.tokens)`` is a hypothesis's text."""
         settings = settings or self.config.decode
         sources = [self.source_vocab.encode(text) for text in texts]
         rows = [i for i, s in enumerate(sources) if s]
