@@ -99,8 +99,9 @@ class LSTMCell(nn.Module):
 
     def project_input(self, x: Tensor) -> Tensor:
         if self.layer_norm:
-            gx = F.layer_norm(linear(x, self.weight_ih), (4 * self.hidden_size,), self.ln_ih_weight, None, LN_EPS)
-            return gx + self.bias_ih if self.bias else gx  # (..., 4H)
+            bias = self.bias_ih if self.bias else None  # LN(x W_ih^T) * g_ih + b_ih: layer_norm's own shift
+            return F.layer_norm(linear(x, self.weight_ih), (4 * self.hidden_size,), self.ln_ih_weight, bias,
+                                LN_EPS)  # (..., 4H)
         return linear(x, self.weight_ih, self.bias_ih if self.bias else None)  # (..., 4H)
 
     def recurrent_weight(self, weight_hh: Tensor = None) -> Tensor:
