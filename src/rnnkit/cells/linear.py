@@ -28,8 +28,9 @@ def usable(like: Tensor) -> bool:
             and not torch.is_autocast_enabled("cpu"))
 
 
-def _product(x: Tensor, W: Tensor, b=None) -> Tensor:
-    """x (..., P) W (G, P) -> x W^T + b (..., G), on oneDNN while it works."""
+def product(x: Tensor, W: Tensor, b=None) -> Tensor:
+    """x (..., P) W (G, P) -> x W^T + b (..., G), on oneDNN while it works; no autograd (callers that
+    have checked ``usable`` and need no gradient, like the scan's own forward and backward)."""
     global ENABLED
     if ENABLED:
         try:
@@ -45,13 +46,13 @@ class _Linear(torch.autograd.Function):
     def forward(ctx, x, W, b):
         ctx.save_for_backward(x, W)
         ctx.has_bias = b is not None
-        return _product(x, W, b)
+        return product(x, W, b)
 
     @staticmethod
     def backward(ctx, dy):
         x, W = ctx.saved_tensors
         dy2 = dy.reshape(-1, dy.shape[-1])                                       # (N, G)
-        dx = _product(dy, W.t().contiguous()) if ctx.needs_input_grad[0] else None
+        dx = product(dy, W.t().contiguous()) if ctx.needs_input_grad[0] else None
         dW = dy2.t() @ x.reshape(-1, x.shape[-1]) if ctx.needs_input_grad[1] else None
         db = dy2.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
         return dx, dW, db
@@ -63,4 +64,4 @@ def linear(x: Tensor, W: Tensor, b=None) -> Tensor:
         return F.linear(x, W, b)
     if torch.is_grad_enabled() and (x.requires_grad or W.requires_grad or (b is not None and b.requires_grad)):
         return _Linear.apply(x, W, b)
-    return _product(x, W, b)
+    return product(x, W, b)

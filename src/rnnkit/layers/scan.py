@@ -97,15 +97,10 @@ def step_functions(core) -> _StepFunctions:
     return _FUNCTIONS[key]
 
 
-def linear_fn(like: Tensor, amp: bool):
-    """The per-step product a (B, P) W^T: oneDNN's on a CPU in float32 (cells/linear.py), else F.linear
-    (under autocast too, which then runs it in low precision)."""
-    return onednn.linear if not amp and onednn.usable(like) else F.linear
-
-
-def _linear_autocast(linear, a: Tensor, W: Tensor, dtype) -> Tensor:
-    # Under autocast only the matmul runs in low precision; state and pointwise math keep `dtype`.
-    return linear(a, W).to(dtype)
+def linear_fn(like: Tensor):
+    """The per-step product a (B, P) W^T, chosen once per scan: oneDNN's on a CPU in float32 outside
+    autocast (cells/linear.py), else F.linear (which autocast runs in low precision)."""
+    return onednn.product if onednn.usable(like) else F.linear
 
 
 def _forward_loop(step, gx, W, state, params, rec_mask, keep, save: bool):
@@ -115,12 +110,13 @@ def _forward_loop(step, gx, W, state, params, rec_mask, keep, save: bool):
     no_amp = torch.autocast(gx.device.type, enabled=False) if amp else contextlib.nullcontext()
     keep_steps = zip(*(k.unbind(0) for k in keep)) if keep else itertools.repeat(None)
     hs, ghs, prev = [], [], []
-    linear = linear_fn(gx, amp)
+    linear = linear_fn(gx)
     for gx_t, keep_t in zip(gx.unbind(0), keep_steps):
         if save:
             prev.append(state)
         h_in = state[0] if rec_mask is None else state[0] * rec_mask
-        gh = _linear_autocast(linear, h_in, W, gx.dtype)  # (B, G_r); the only matmul in the loop
+        # (B, G_r), the only matmul in the loop; under autocast only it runs in low precision
+        gh = linear(h_in, W).to(gx.dtype)
         with no_amp:
             state = step(gx_t, gh, state, params, keep_t)
         hs.append(state[0])
@@ -153,7 +149,7 @@ class Scan(torch.autograd.Function):
         dstate = [torch.zeros_like(p[0]) if d is None else d for p, d in zip(prev, dfinal)]
         dgx, dghs = torch.empty_like(gx), torch.empty_like(ghs)
         dparams = {name: torch.zeros_like(p) for name, p in params.items()}
-        linear, W_t = linear_fn(ghs, False), W.t().contiguous()  # dgh W = linear(dgh, W^T)
+        linear, W_t = linear_fn(ghs), W.t().contiguous()  # dgh W = linear(dgh, W^T)
         for t in range(T - 1, -1, -1):
             if dhs is not None:
                 dstate[0] = dstate[0] + dhs[t]

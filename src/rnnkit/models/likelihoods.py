@@ -41,13 +41,11 @@ def loss(name: str, raw: Tensor, shift: Tensor, target: Tensor) -> Tensor:
 
 
 def quantiles(name: str, raw: Tensor, shift: Tensor, levels) -> Tensor:
-    """The exact quantiles (..., Q) at ``levels`` (each in (0, 1)): mu + sigma z_q with z_q the standard
-    Gaussian's or Student-t's (nu degrees of freedom) quantile; a point model repeats its forecast.
-    torch has no Student-t inverse CDF: scipy's, in float64, on the CPU."""
+    """The exact quantiles (..., Q) of a gaussian or student_t at ``levels`` (each in (0, 1)): mu + sigma z_q
+    with z_q the standard Gaussian's or Student-t's (nu degrees of freedom) quantile. torch has no
+    Student-t inverse CDF: scipy's, in float64, on the CPU."""
     levels = torch.as_tensor(levels, dtype=torch.float64)                          # (Q,)
     loc = location(raw, shift)[..., None]                                            # (..., 1)
-    if name == "none":
-        return loc.expand(*loc.shape[:-1], len(levels))
     scale = (F.softplus(raw[..., 1]) + MIN_SCALE)[..., None]
     if name == "gaussian":
         z = torch.distributions.Normal(0.0, 1.0).icdf(levels)                       # (Q,)
