@@ -49,7 +49,7 @@ def assert_same_forward_and_grads(fn_a, fn_b, inputs, params_a: dict, params_b: 
         assert_close(a, b, **tolerance, msg=lambda m, i=i: f"output {i}: {m}")
 
     generator = torch.Generator().manual_seed(1234)
-    cotangents = [torch.randn(a.shape, generator=generator, dtype=torch.float64).to(a.dtype) for a in out_a]
+    cotangents = [torch.randn(a.shape, generator=generator, dtype=torch.float64).to(a) for a in out_a]
 
     def gradients(outs, ins, params):
         loss = sum((o * w).sum() for o, w in zip(outs, cotangents))

@@ -5,6 +5,7 @@ import json
 import math
 
 import pytest
+import torch
 
 import rnnkit
 from rnnkit import bench
@@ -57,8 +58,8 @@ def test_bench_layer_row(tiny_bench):
 
 def test_bench_cells_json(tiny_bench, monkeypatch, capsys):
     """The CLI end to end, with the benchmark cut to two tiny rows."""
-    def two_rows(quick, progress):
-        assert quick
+    def two_rows(quick, progress, device):
+        assert quick and device == "cpu"
         for name, mode in (("lstm", "lstm"), ("gru", "gru")):
             yield bench.bench_layer(name, mode, 8, 1, {}, 1, 1.0)
 
@@ -73,3 +74,6 @@ def test_bench_cells_json(tiny_bench, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert out.startswith(f"rnnkit {rnnkit.__version__}") and "batch 2, 3 steps" in out
     assert any(line.startswith("gru") and "fused" in line for line in out.splitlines())
+    if not torch.cuda.is_available():
+        assert main(["bench", "cells", "--quick", "--device", "cuda"]) == 1
+        assert "CUDA is not available" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from rnnkit.tasks import TASKS
 from rnnkit.training import resolve
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs")
-TASK_OF = {"quickstart": "lm", "shakespeare": "lm", "ptb-small": "lm", "imdb": "classify", "conll2003": "tag",
+TASK_OF = {"quickstart": "lm", "shakespeare": "lm", "ptb-small": "lm", "ptb-medium": "lm", "imdb": "classify", "conll2003": "tag",
            "etth1": "forecast", "airline": "forecast", "sunspots": "forecast", "multi30k": "seq2seq",
            "headlines": "seq2seq"}
 

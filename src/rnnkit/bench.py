@@ -51,27 +51,34 @@ class Row:
         return asdict(self)
 
 
-def matmul_ceiling(hidden: int, gates: int = 4, repeats: int = 5) -> float:
+def matmul_ceiling(hidden: int, gates: int = 4, repeats: int = 5, device: str = "cpu") -> float:
     """GFLOP/s of (B*T, H) @ (H, G*H), the largest product an RNN layer does."""
-    a, b = torch.randn(BATCH * STEPS, hidden), torch.randn(hidden, gates * hidden)
+    a, b = torch.randn(BATCH * STEPS, hidden, device=device), torch.randn(hidden, gates * hidden, device=device)
     best = _time(lambda: a @ b, repeats, warmup=2)
     return 2 * a.shape[0] * hidden * gates * hidden / best / 1e9
 
 
+def _sync(fn):
+    """fn, finished: on a GPU, time up to the end of the kernels it queued, not of their launch."""
+    fn()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def _time(fn, repeats: int, warmup: int = 1) -> float:
     for _ in range(warmup):
-        fn()
+        _sync(fn)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        fn()
+        _sync(fn)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
 def _side_by_side(ours, reference, repeats: int) -> tuple:
     """Median seconds of (ours, reference), interleaved run by run."""
-    ours(), reference()  # warm up (and compile) both
+    _sync(ours), _sync(reference)  # warm up (and compile) both
     ours_t, ref_t = [], []
     for _ in range(repeats):
         ours_t.append(_time(ours, 1, 0))
@@ -80,12 +87,12 @@ def _side_by_side(ours, reference, repeats: int) -> tuple:
 
 
 def bench_layer(name: str, mode: str, hidden: int, layers: int, options: dict, repeats: int,
-                ceiling: float) -> Row:
+                ceiling: float, device: str = "cpu") -> Row:
     torch.manual_seed(0)
     module, kwargs = TORCH_MODULES[mode]
-    reference = module(hidden, hidden, layers, batch_first=True, **kwargs)
-    ours = Recurrent(RecurrentConfig(mode, hidden, hidden, layers, **options))
-    x = torch.randn(BATCH, STEPS, hidden, requires_grad=True)
+    reference = module(hidden, hidden, layers, batch_first=True, **kwargs).to(device)
+    ours = Recurrent(RecurrentConfig(mode, hidden, hidden, layers, **options)).to(device)
+    x = torch.randn(BATCH, STEPS, hidden, device=device, requires_grad=True)
 
     def forward(layer):
         layer.eval()
@@ -105,17 +112,19 @@ def bench_layer(name: str, mode: str, hidden: int, layers: int, options: dict, r
                flops / tr / 1e9, ceiling)
 
 
-def cell_benchmark(quick: bool = False, progress=None):
+def cell_benchmark(quick: bool = False, progress=None, device: str = "cpu"):
     """Yield a Row per configuration. quick: hidden 256, one layer, fewer repeats."""
     hiddens, depths, repeats = ((256,), (1,), 3) if quick else ((256, 512), (1, 2), 7)
+    if device != "cpu":
+        repeats *= 3  # GPU runs are short: more of them for a steady median
     for hidden in hiddens:
-        ceiling = matmul_ceiling(hidden)
+        ceiling = matmul_ceiling(hidden, device=device)
         for layers in depths:
             for mode in ("lstm", "gru", "rnn_tanh"):
                 if progress:
                     progress(f"{mode} H={hidden} L={layers}")
-                yield bench_layer(mode, mode, hidden, layers, {}, repeats, ceiling)
+                yield bench_layer(mode, mode, hidden, layers, {}, repeats, ceiling, device)
         for name, (mode, options) in VARIANTS.items():
             if progress:
                 progress(f"{name} H={hidden}")
-            yield bench_layer(name, mode, hidden, 1, options, repeats, ceiling)
+            yield bench_layer(name, mode, hidden, 1, options, repeats, ceiling, device)

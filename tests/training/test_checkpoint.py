@@ -50,6 +50,28 @@ def test_tied_weights_are_stored_once_and_stay_tied(tmp_path):
     assert torch.equal(other[0].weight, model[0].weight) and torch.equal(other[1].bias, model[1].bias)
 
 
+def test_parameters_that_are_views_of_one_buffer_save_and_load(tmp_path):
+    """cuDNN's layout on a GPU (layers/recurrent.py flatten_parameters): every parameter a view of one
+    buffer. safetensors refuses shared storage; each is saved on its own and loads back in place."""
+    def viewed():
+        model, buffer = small_model(), torch.zeros(sum(p.numel() for p in small_model().parameters()))
+        offset = 0
+        for p in model.parameters():
+            buffer[offset:offset + p.numel()] = p.detach().reshape(-1)
+            p.data = buffer[offset:offset + p.numel()].view_as(p)
+            offset += p.numel()
+        return model
+
+    model = viewed()
+    path = ckpt.save_checkpoint(str(tmp_path), "step-00000001", model, {}, {})
+    other = viewed()
+    storage = other[0].weight.untyped_storage().data_ptr()
+    ckpt.load_model_weights(path, other)
+    assert other[2].bias.untyped_storage().data_ptr() == storage  # still views of the one buffer
+    for a, b in zip(model.state_dict().values(), other.state_dict().values()):
+        assert torch.equal(a, b)
+
+
 @pytest.mark.parametrize("other, match", [
     (nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2), nn.Linear(2, 2)), r"missing \['3.bias', '3.weight'\]"),
     (nn.Sequential(nn.Linear(3, 4)), r"unexpected \['2.bias', '2.weight'\]"),

@@ -86,7 +86,7 @@ def full_batch_gradients(model, batch):
     ("momentum", -0.1), ("clip_norm", -1.0), ("max_epochs", -1.0), ("time_budget", -1.0), ("min_lr_ratio", 1.5),
     ("plateau_factor", 1.0), ("plateau_factor", 0.0), ("accumulate", 0), ("eval_every", 0), ("keep", 0),
     ("log_every", 0), ("warmup_steps", -1), ("max_steps", -1), ("patience", -1), ("checkpoint_every", -1),
-    ("threads", -1), ("plateau_patience", -1),
+    ("threads", -1), ("plateau_patience", -1), ("device", "gpu"), ("device", "cuda:x"),
 ])
 def test_config_rejects_bad_values_naming_the_field(name, value):
     with pytest.raises(ValueError, match=rf"^train\.{name}="):
@@ -98,6 +98,24 @@ def test_config_needs_a_limit():
         TrainConfig()
     TrainConfig(max_epochs=0.5)
     TrainConfig(time_budget=1.0)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_asking_for_a_missing_gpu_is_an_error_and_auto_falls_back_to_cpu(tmp_path):
+    with pytest.raises(ValueError, match=r"train\.device='cuda': CUDA is not available"):
+        trainer(tmp_path, Regression(), Batches(regression_data()), device="cuda")
+    t = trainer(tmp_path, Regression(), Batches(regression_data()), device="auto")
+    assert t.device.type == "cpu" and next(t.model.parameters()).device.type == "cpu"
+
+
+def test_batches_move_to_the_device_whatever_their_nesting():
+    from rnnkit.training.trainer import to_device
+    from rnnkit import LSTMState
+    batch = {"x": torch.ones(2), "pair": (torch.zeros(1), [torch.ones(1)]), "state": LSTMState(torch.ones(1), torch.ones(1)),
+             "name": "kept"}
+    moved = to_device(batch, torch.device("meta"))
+    assert moved["x"].is_meta and moved["pair"][0].is_meta and moved["pair"][1][0].is_meta
+    assert isinstance(moved["state"], LSTMState) and moved["state"].c.is_meta and moved["name"] == "kept"
 
 
 # --- one optimizer step ---------------------------------------------------------------------------

@@ -238,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     cells.add_argument("--quick", action="store_true", help="hidden 256, one layer, 3 repeats (about a minute or two)")
     cells.add_argument("--json", action="store_true", help="one JSON object per row on stdout, nothing else")
     cells.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    cells.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]: against cuDNN on a GPU")
     cells.set_defaults(run=bench_verb.bench)
     return parser
 

@@ -11,15 +11,20 @@ def bench(args) -> int:
 
     from ..bench import BATCH, STEPS, cell_benchmark
 
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print(f"rnnkit bench: --device {args.device}: CUDA is not available here", file=sys.stderr)
+        return 1
     if args.threads:
         torch.set_num_threads(args.threads)
     progress = None if args.json else (lambda text: print(f"  ... {text}", file=sys.stderr, flush=True))
     if not args.json:
-        print(f"rnnkit {__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        where = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else \
+            f"{torch.get_num_threads()} threads"
+        print(f"rnnkit {__version__}, torch {torch.__version__}, {where}, "
               f"batch {BATCH}, {STEPS} steps, input = hidden; ratio = rnnkit / torch.nn (lower is better)")
         print(f"{'layer':<30}{'H':>5}{'L':>3}  {'path':<9}{'fwd ms':>9}{'ratio':>7}{'train ms':>10}{'ratio':>7}"
               f"{'GFLOP/s':>9}{'ceiling':>9}")
-    for row in cell_benchmark(quick=args.quick, progress=progress):
+    for row in cell_benchmark(quick=args.quick, progress=progress, device=args.device):
         if args.json:
             print(json.dumps(row.as_dict()), flush=True)
         else:

@@ -1,4 +1,5 @@
-"""One layer (both directions) on PyTorch's fused RNN kernels, with rnnkit's own parameters.
+"""A layer (both directions), or a stack of them, on PyTorch's fused RNN kernels, with rnnkit's own
+parameters.
 
 torch._VF.{lstm,gru,rnn_tanh,rnn_relu} are the functions torch.nn.LSTM/GRU/RNN call: oneDNN (LSTM)
 or ATen's C++ loop (GRU, RNN) on CPU, cuDNN on CUDA. The parameters are passed in as a flat list in
@@ -14,17 +15,20 @@ KERNELS = {"lstm": _VF.lstm, "gru": _VF.gru, "rnn_tanh": _VF.rnn_tanh, "rnn_relu
 
 
 def fused_layer(mode: str, x: Tensor, state: tuple, weights: list, bias: bool, training: bool,
-                bidirectional: bool, lengths=None):
-    """x (B, T, D); state parts (N, B, size); -> y (B, T, N*P), final parts (N, B, size)."""
+                bidirectional: bool, lengths=None, num_layers: int = 1):
+    """x (B, T, D); state parts (L*N, B, size); -> y (B, T, N*P), final parts (L*N, B, size).
+    num_layers > 1 runs a stack in one call (weights layer after layer), with no dropout between the
+    layers: the kernel's own would draw from a generator state (cuDNN's) that no checkpoint holds."""
     kernel = KERNELS[mode]
     hx = state if mode == "lstm" else state[0]
     if lengths is None:
-        y, *final = kernel(x, hx, weights, bias, 1, 0.0, training, bidirectional, True)
+        y, *final = kernel(x, hx, weights, bias, num_layers, 0.0, training, bidirectional, True)
         return y, tuple(final)
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
     order = packed.sorted_indices
     hx = tuple(s.index_select(1, order) for s in state) if mode == "lstm" else hx.index_select(1, order)
-    data, *final = kernel(packed.data, packed.batch_sizes, hx, weights, bias, 1, 0.0, training, bidirectional)
+    data, *final = kernel(packed.data, packed.batch_sizes, hx, weights, bias, num_layers, 0.0, training,
+                            bidirectional)
     y, _ = pad_packed_sequence(PackedSequence(data, packed.batch_sizes, order, packed.unsorted_indices),
                                batch_first=True, total_length=x.shape[1])
     return y, tuple(s.index_select(1, packed.unsorted_indices) for s in final)

@@ -4,12 +4,14 @@ variable-length, streaming; run on the fastest path that computes exactly its eq
 Paths (``Recurrent.path``; ``Recurrent.explain()`` says why):
   fused     torch's own kernels (layers/fused.py) when the cell is what they compute: plain
             RNN/LSTM/GRU in torch's form, optionally with projection, DropConnect, any dropout
-            between/around layers and variable lengths
+            between/around layers and variable lengths; the whole stack in one call unless dropout
+            is drawn between layers; on CUDA the parameters live in cuDNN's layout (flatten_parameters)
   compiled  the scan (layers/scan.py) with its step compiled by torch.compile: every other variant
   eager     the same scan uncompiled: the fallback when no compiler is available
   reference the readable loop over the cell, recorded by autograd (for checking and teaching)
 """
 
+import warnings
 from typing import Optional
 
 import torch
@@ -111,6 +113,55 @@ class Recurrent(nn.Module):
                              "step, weight gradient as one matmul after the loop")
         return "\n".join(lines)
 
+    # --- cuDNN's weight layout --------------------------------------------------------------------
+    def _apply(self, fn, *args, **kwargs):
+        result = super()._apply(fn, *args, **kwargs)  # .cuda(), .to(), .double() ...
+        self.flatten_parameters()
+        return result
+
+    def _one_call(self, x: Tensor) -> bool:
+        """Whether the fused path runs the whole stack in one kernel call (which lets cuDNN overlap the
+        layers) rather than a call per layer. Only when no dropout is drawn between the layers: rnnkit
+        draws that itself, as the scan paths do, so the masks are the same for the same seed on every
+        path and a resumed run draws what the uninterrupted one did (cuDNN's own dropout keeps a
+        generator state no checkpoint can hold). On CUDA the choice is fixed by the configuration, as
+        the parameters' layout (flatten_parameters) is."""
+        cfg = self.config
+        if cfg.num_layers == 1 or not cfg.dropout:
+            return True
+        return not (x.is_cuda or self.training)
+
+    def flatten_parameters(self) -> None:
+        """On CUDA, make the parameters views of one buffer in cuDNN's layout (one per layer when the
+        layers run one call each), as torch.nn's flatten_parameters does, so that cuDNN reads them in
+        place instead of copying them into that layout at every call. A no-op off CUDA and on the
+        scan paths."""
+        cfg, N = self.config, self.config.num_directions
+        weights = [w for cell in self.cells for w in self._fused_weights(cell)]
+        first = weights[0]
+        if (self.path != "fused" or not first.is_cuda or not torch.backends.cudnn.is_acceptable(first)
+                or any(w.dtype != first.dtype for w in weights)):
+            return
+        from torch.backends.cudnn import rnn
+        mode = rnn.get_cudnn_mode({"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU"}[cfg.mode])
+        per_direction = (4 if cfg.bias else 2) + (1 if cfg.proj_size else 0)
+        per_layer = per_direction * N
+        one_call = cfg.num_layers == 1 or not cfg.dropout  # as _one_call decides on CUDA
+        groups = [(0, cfg.num_layers)] if one_call else [(layer, 1) for layer in range(cfg.num_layers)]
+        with torch.cuda.device_of(first), torch.no_grad():
+            for layer, count in groups:
+                input_size = cfg.input_size if layer == 0 else N * cfg.output_size
+                torch._cudnn_rnn_flatten_weight(weights[layer * per_layer:(layer + count) * per_layer], per_direction,
+                                                input_size, mode, cfg.hidden_size, cfg.proj_size, count, True,
+                                                cfg.bidirectional)
+
+    def _fused_weights(self, cell, weight_hh=None) -> list:
+        """One direction's parameters in torch's order: w_ih, w_hh, [b_ih, b_hh], [w_hr]."""
+        cfg = self.config
+        weights = [cell.weight_ih, cell.weight_hh if weight_hh is None else weight_hh]
+        weights += [cell.bias_ih, cell.bias_hh] if cfg.bias else []
+        return weights + ([cell.weight_hr] if cfg.proj_size else [])
+
     # --- running ---------------------------------------------------------------------------------
     def forward(self, x: Tensor, state: Optional[State] = None, lengths: Optional[Tensor] = None):
         cfg = self.config
@@ -125,15 +176,19 @@ class Recurrent(nn.Module):
             x = x.masked_fill(~valid[..., None], 0.0)
         locked, training = cfg.variational, self.training
         y = drop.sequence_dropout(x, cfg.input_dropout, training, locked)
-        finals, path = [], self.path  # decided once per call
-        for layer in range(cfg.num_layers):
-            if layer > 0:
-                y = drop.sequence_dropout(y, cfg.dropout, training, locked)
-            layer_parts = tuple(p[layer * N:(layer + 1) * N] for p in parts)  # (N, B, size) each
-            y, layer_final = self._run_layer(path, layer, y, layer_parts, lengths, valid)
-            finals.append(layer_final)
+        path = self.path  # decided once per call
+        if path == "fused" and self._one_call(x):
+            y, final = self._run_fused(range(cfg.num_layers), y, parts, lengths)
+        else:
+            finals = []
+            for layer in range(cfg.num_layers):
+                if layer > 0:
+                    y = drop.sequence_dropout(y, cfg.dropout, training, locked)
+                layer_parts = tuple(p[layer * N:(layer + 1) * N] for p in parts)  # (N, B, size) each
+                y, layer_final = self._run_layer(path, layer, y, layer_parts, lengths, valid)
+                finals.append(layer_final)
+            final = finals[0] if len(finals) == 1 else tuple(torch.cat(f) for f in zip(*finals))
         y = drop.sequence_dropout(y, cfg.output_dropout, training, locked)
-        final = tuple(torch.cat([f[j] for f in finals]) for j in range(len(parts)))
         return y, from_parts(final)
 
     def step(self, x: Tensor, state: Optional[State] = None):
@@ -148,15 +203,10 @@ class Recurrent(nn.Module):
         return y[:, 0], state
 
     def _run_layer(self, path, layer, x, parts, lengths, valid):
-        cfg, N = self.config, self.config.num_directions
-        cells = self.cells[layer * N:(layer + 1) * N]
         if path == "fused":
-            weights = []
-            for cell in cells:
-                weights += [cell.weight_ih, drop.drop_connect(cell.weight_hh, cfg.weight_dropout, self.training)]
-                weights += [cell.bias_ih, cell.bias_hh] if cfg.bias else []
-                weights += [cell.weight_hr] if cfg.proj_size else []
-            return fused_layer(cfg.mode, x, parts, weights, cfg.bias, self.training, cfg.bidirectional, lengths)
+            return self._run_fused([layer], x, parts, lengths)
+        N = self.config.num_directions
+        cells = self.cells[layer * N:(layer + 1) * N]
         outputs, finals = [], []
         for direction, cell in enumerate(cells):
             x_dir = reverse_padded(x, lengths) if direction == 1 else x
@@ -164,6 +214,21 @@ class Recurrent(nn.Module):
             outputs.append(reverse_padded(y, lengths) if direction == 1 else y)
             finals.append(final)
         return torch.cat(outputs, -1), tuple(torch.stack([f[j] for f in finals]) for j in range(len(parts)))
+
+    def _run_fused(self, layers, x, parts, lengths):
+        """``layers`` (consecutive, nothing drawn between them) in one call of torch's fused kernel.
+        parts: (len(layers) * N, B, size) each."""
+        cfg, N, training = self.config, self.config.num_directions, self.training
+        dropped = cfg.weight_dropout and training
+        cells = list(self.cells)  # (indexing a ModuleList slice builds a new ModuleList)
+        weights = [w for layer in layers for cell in cells[layer * N:(layer + 1) * N] for w in self._fused_weights(
+            cell, drop.drop_connect(cell.weight_hh, cfg.weight_dropout, training) if dropped else None)]
+        args = (cfg.mode, x, parts, weights, cfg.bias, training, cfg.bidirectional, lengths, len(layers))
+        if not (dropped and x.is_cuda):
+            return fused_layer(*args)
+        with warnings.catch_warnings():  # a dropped W_hh is a new tensor: cuDNN copies the weights, as it must
+            warnings.filterwarnings("ignore", message=".*contiguous chunk of memory")
+            return fused_layer(*args)
 
     def _scan_direction(self, path, cell, x, state, valid):
         """One direction of one layer, x (B, T, D) already in its reading order."""

@@ -18,6 +18,7 @@ from ..data.series import Series
 from ..data.windows import Windows, invert_transform
 from ..models.baselines import BASELINES, BaselineConfig, make_baseline
 from ..training.forecast_metrics import coverage, crps_from_samples, interval_width, point_metrics, quantile_loss
+from ..training.trainer import to_device
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,10 @@ def predict(model, windows: Windows, origins: Sequence[int], scaling, batch_size
     if model.config.probabilistic:  # at most about 20M sampled values (160 MB) per batch
         per_window = num_samples * windows.horizon * windows.targets.shape[1]
         batch_size = max(1, min(batch_size, 20_000_000 // per_window))
+    device = next(model.parameters()).device
     for start in range(0, len(origins), batch_size):
-        out = model.forecast(windows.batch(origins[start:start + batch_size]), num_samples, levels)
+        out = model.forecast(to_device(windows.batch(origins[start:start + batch_size]), device), num_samples, levels)
+        out = {k: None if v is None else v.cpu() for k, v in out.items()}
         means.append(out["mean"].double().numpy())
         if out["samples"] is not None:
             paths = to_units(scaling, out["samples"].double().numpy())                        # (S, b, K, D)

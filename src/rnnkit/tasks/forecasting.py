@@ -22,7 +22,7 @@ from ..data.windows import TRANSFORMS, Scaler, Windows, apply_transform, origins
 from ..models.forecaster import Forecaster, ForecasterConfig
 from ..training import checkpoint as ckpt
 from ..training.config import to_dict
-from ..training.trainer import TrainConfig, Trainer
+from ..training.trainer import TrainConfig, Trainer, to_device
 from . import runs
 from .backtest import BacktestConfig, Prepared, backtest, fit_baselines, format_table, plot_backtest
 
@@ -203,9 +203,9 @@ class Task:
         model, windows = self.model, self.data.windows
         model.eval()
         total, count, squared, absolute, values = 0.0, 0, 0.0, 0.0, 0
-        size = self.config.data.eval_batch_size
+        size, device = self.config.data.eval_batch_size, next(model.parameters()).device
         for start in range(0, len(self.valid_origins), size):
-            batch = windows.batch(self.valid_origins[start:start + size])
+            batch = to_device(windows.batch(self.valid_origins[start:start + size]), device)
             loss, n, mean = model.loss_and_mean(batch)
             total, count = total + float(loss) * n, count + n
             if mean is not None:

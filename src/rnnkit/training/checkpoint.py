@@ -20,7 +20,7 @@ import time
 from typing import Optional
 
 import torch
-from safetensors.torch import load_file, load_model, save_file, save_model
+from safetensors.torch import load_file, save_file
 
 FORMAT = "rnnkit-checkpoint"
 VERSION = 1
@@ -29,6 +29,29 @@ MODEL_FILE, TRAIN_FILE, META_FILE = "model.safetensors", "train.safetensors", "c
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, incomplete or from an incompatible format."""
+
+
+def aliases(state: dict) -> list:
+    """Groups of state-dict names that are one and the same tensor (tied weights), each sorted."""
+    groups: dict = {}
+    for name, t in state.items():
+        key = (t.device, t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride(), t.dtype)
+        groups.setdefault(key, []).append(name)
+    return [sorted(g) for g in groups.values() if len(g) > 1]
+
+
+def model_tensors(model: torch.nn.Module) -> dict:
+    """The model's state as independent CPU tensors, a tied weight once (under its first name, as
+    safetensors' save_model keeps it). Parameters may be views of one buffer (cuDNN's layout on a GPU,
+    layers/recurrent.py): each is copied out on its own, which safetensors requires."""
+    state = model.state_dict()
+    tied = {name for group in aliases(state) for name in group[1:]}
+    out = {}
+    for name, t in state.items():
+        if name not in tied:
+            t = t.detach().cpu().contiguous()
+            out[name] = t if t.untyped_storage().nbytes() == t.numel() * t.element_size() else t.clone()
+    return out
 
 
 def _fsync_file(path: str) -> None:
@@ -61,7 +84,7 @@ def save_checkpoint(directory: str, name: str, model: torch.nn.Module, tensors: 
     final = os.path.join(directory, name)
     tmp = final + ".tmp"
     os.makedirs(tmp)
-    save_model(model, os.path.join(tmp, MODEL_FILE))
+    save_file(model_tensors(model), os.path.join(tmp, MODEL_FILE))
     _fsync_file(os.path.join(tmp, MODEL_FILE))
     pause = float(os.environ.get("RNNKIT_TEST_CHECKPOINT_PAUSE", "0"))  # tests kill a run mid-write
     if pause:
@@ -103,8 +126,14 @@ def read_meta(path: str) -> dict:
 
 def load_model_weights(path: str, model: torch.nn.Module) -> None:
     """Load ``model.safetensors`` into ``model`` (strict: every name and shape must match)."""
+    tensors = load_file(os.path.join(path, MODEL_FILE))
+    for group in aliases(model.state_dict()):  # a tied weight is stored under one of its names
+        stored = [name for name in group if name in tensors]
+        for name in group:
+            if stored and name not in tensors:
+                tensors[name] = tensors[stored[0]]
     try:
-        missing, unexpected = load_model(model, os.path.join(path, MODEL_FILE), strict=False)
+        missing, unexpected = model.load_state_dict(tensors, strict=False)
     except RuntimeError as error:  # a shape that does not fit: torch's load_state_dict raises even when not strict
         raise CheckpointError(f"{path}: weights do not fit the model: {error}") from None
     if missing or unexpected:

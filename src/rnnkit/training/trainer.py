@@ -10,11 +10,16 @@ saves and restores its own position: ``state() -> (json, tensors)``, ``load_stat
 and ``epochs`` (a float, for max_epochs). Evaluation is a callable returning a dict with ``loss``.
 
 Resuming is exact: the checkpoint holds the weights, the optimizer's moments, every RNG state, the
-data position and the carried state, so a resumed run repeats the uninterrupted one bit for bit.
+data position and the carried state, so a resumed run repeats the uninterrupted one bit for bit (on
+a GPU, as far as its kernels are deterministic).
+
+``train.device`` puts the model on a GPU (or "auto": the GPU if there is one); batches follow it.
+Checkpoints hold CPU tensors, so a model trained on a GPU loads anywhere.
 """
 
 import math
 import os
+import re
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence, Tuple
@@ -45,6 +50,7 @@ class TrainConfig:
     clip_norm: float = 1.0          # clip the gradient's global L2 norm; 0 = off
     accumulate: int = 1             # micro-batches per optimizer step
     bf16: bool = False              # bfloat16 autocast (CPU and CUDA)
+    device: str = "cpu"             # "cpu", "cuda", "cuda:N", or "auto" (the first GPU if there is one)
     # how long: 0 = no limit; at least one is required and the first reached ends the run
     max_steps: int = 0              # optimizer steps
     max_epochs: float = 0.0
@@ -89,6 +95,8 @@ class TrainConfig:
                 fail(name, "an integer >= 0")
         if self.monitor_mode not in ("auto", "min", "max"):
             fail("monitor_mode", "one of ('auto', 'min', 'max')")
+        if not (self.device in ("cpu", "cuda", "auto") or re.fullmatch(r"cuda:\d+", self.device)):
+            fail("device", "'cpu', 'cuda', 'cuda:N' or 'auto'")
         if not (self.max_steps or self.max_epochs or self.time_budget):
             raise ValueError("train: no limit set: give at least one of train.max_steps, train.max_epochs, "
                              "train.time_budget (seconds); the first reached ends the run")
@@ -102,6 +110,32 @@ def maximized(config: TrainConfig) -> bool:
     if config.monitor_mode != "auto":
         return config.monitor_mode == "max"
     return any(word in config.monitor.lower() for word in MAXIMIZED)
+
+
+def resolve_device(name: str) -> torch.device:
+    """train.device as a torch.device; a GPU that is asked for and absent is an error, not a silent CPU run."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"train.device={name!r}: CUDA is not available here (torch {torch.__version__}); "
+                             "use train.device=cpu or auto")
+        index = torch.device(name).index or 0
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"train.device={name!r}: only {torch.cuda.device_count()} GPU(s) here")
+    return torch.device(name)
+
+
+def to_device(batch, device: torch.device):
+    """A batch (tensors in dicts, tuples or lists, at any depth) with every tensor on ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        items = [to_device(v, device) for v in batch]
+        return type(batch)(*items) if hasattr(batch, "_fields") else type(batch)(items)
+    return batch
 
 
 class TrainingDiverged(RuntimeError):
@@ -140,6 +174,8 @@ class Trainer:
         self.evaluate_final = evaluate_final  # e.g. on all the validation data, once, with the final weights
         self.run_dir, self.meta, self.callbacks = run_dir, dict(meta or {}), list(callbacks)
         self.checkpoint_dir = os.path.join(run_dir, "checkpoints")
+        self.device = resolve_device(config.device)
+        model.to(self.device)  # before the optimizer is built on its parameters
         params = [p for p in model.parameters() if p.requires_grad]
         self.params = params
         if config.optimizer == "adamw":
@@ -216,7 +252,7 @@ class Trainer:
         self.plateau.load(meta["plateau"])
         self.data.load_state(meta["data"], {k[5:]: v for k, v in tensors.items() if k.startswith("data.")})
         carry = [tensors[f"carry.{i}"] for i in range(len([k for k in tensors if k.startswith("carry.")]))]
-        self.carry = tuple(carry) if carry else None
+        self.carry = tuple(c.to(self.device) for c in carry) if carry else None
         early = meta["early_stopping"]
         if early.get("monitor", "loss") != self.config.monitor:
             raise ckpt.CheckpointError(f"{path}: the run monitored {early.get('monitor', 'loss')!r}, the config "
@@ -281,7 +317,7 @@ class Trainer:
         log = MetricsLog(os.path.join(self.run_dir, "metrics.jsonl"), resume_step=resume_step)
         board = TensorBoard(os.path.join(self.run_dir, "tensorboard"),
                             purge_step=self.step + 1 if self.resumed_from else None) if cfg.tensorboard else None
-        autocast_device = "cuda" if next(self.model.parameters()).is_cuda else "cpu"
+        autocast_device = self.device.type
         start = time.perf_counter()
         clock = lambda: self.elapsed + time.perf_counter() - start  # noqa: E731 (seconds, across resumes)
         every = cfg.checkpoint_every or cfg.eval_every
@@ -298,6 +334,7 @@ class Trainer:
                 total, count = 0.0, 0
                 for _ in range(cfg.accumulate):
                     batch, reset = self.data.next()
+                    batch = to_device(batch, self.device)
                     if reset:
                         self.carry = None
                     with torch.autocast(autocast_device, dtype=torch.bfloat16, enabled=cfg.bf16):
