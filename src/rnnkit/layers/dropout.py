@@ -12,6 +12,7 @@
 All are identities (or the expectation, for zoneout) in eval mode.
 """
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -41,6 +42,6 @@ def recurrent_mask(batch: int, size: int, p: float, like: Tensor):
 
 def zoneout_keep(steps: int, batch: int, size: int, z: float, training: bool, like: Tensor) -> Tensor:
     """(T, B, size): 1 where a unit keeps its old value (training), or z everywhere (eval)."""
-    if training:
-        return like.new_empty(steps, batch, size).bernoulli_(z)
+    if training:  # uniform < z: the same Bernoulli(z) as bernoulli_, drawn in half the time on a CPU
+        return (torch.rand(steps, batch, size, device=like.device) < z).to(like.dtype)
     return like.new_full((steps, batch, size), z)
