@@ -126,10 +126,13 @@ class Recurrent(nn.Module):
         path and a resumed run draws what the uninterrupted one did (cuDNN's own dropout keeps a
         generator state no checkpoint can hold). On CUDA the choice is fixed by the configuration, as
         the parameters' layout (flatten_parameters) is."""
-        cfg = self.config
-        if cfg.num_layers == 1 or not cfg.dropout:
+        if not self._dropout_between_layers:
             return True
         return not (x.is_cuda or self.training)
+
+    @property
+    def _dropout_between_layers(self) -> bool:
+        return self.config.num_layers > 1 and self.config.dropout > 0
 
     def flatten_parameters(self) -> None:
         """On CUDA, make the parameters views of one buffer in cuDNN's layout (one per layer when the
@@ -146,8 +149,9 @@ class Recurrent(nn.Module):
         mode = rnn.get_cudnn_mode({"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU"}[cfg.mode])
         per_direction = (4 if cfg.bias else 2) + (1 if cfg.proj_size else 0)
         per_layer = per_direction * N
-        one_call = cfg.num_layers == 1 or not cfg.dropout  # as _one_call decides on CUDA
-        groups = [(0, cfg.num_layers)] if one_call else [(layer, 1) for layer in range(cfg.num_layers)]
+        # the layout _one_call's choice on CUDA needs: one buffer for the stack, or one per layer
+        per_layer_calls = self._dropout_between_layers
+        groups = [(layer, 1) for layer in range(cfg.num_layers)] if per_layer_calls else [(0, cfg.num_layers)]
         with torch.cuda.device_of(first), torch.no_grad():
             for layer, count in groups:
                 input_size = cfg.input_size if layer == 0 else N * cfg.output_size
