@@ -1,10 +1,11 @@
-"""Which path runs (Recurrent.path) and why (explain()); RNNKIT_COMPILE=0 and a missing compiler fall
-back to the eager scan; a failing torch.compile falls back with a warning; the scan's no-grad
+"""Which path runs (Recurrent.path) and why (explain()); the LSTM variants run the C++ scan where it
+applies; RNNKIT_COMPILE=0 and a missing compiler fall back to the eager scan; a failing torch.compile falls back with a warning; the scan's no-grad
 inference loop equals its autograd forward."""
 
 import pytest
 import torch
 
+import rnnkit.layers.native as native_module
 import rnnkit.layers.scan as scan_module
 from rnnkit import GRU, LSTM, Recurrent, RecurrentConfig
 from rnnkit.cells.state import as_parts
@@ -48,8 +49,14 @@ def test_plain_configurations_are_fused(config):
     assert f"torch._VF.{fused.config.mode}" in explanation
 
 
+@pytest.fixture
+def no_native(monkeypatch):
+    """RNNKIT_NATIVE=0: the LSTM variants take the compiled (or eager) scan, as every other variant."""
+    monkeypatch.setenv("RNNKIT_NATIVE", "0")
+
+
 @pytest.mark.parametrize("config", BLOCKED.values(), ids=BLOCKED.keys())
-def test_other_variants_are_compiled_and_say_why(config, monkeypatch):
+def test_other_variants_are_compiled_and_say_why(config, monkeypatch, no_native):
     monkeypatch.delenv("RNNKIT_COMPILE", raising=False)
     monkeypatch.setattr(scan_module.shutil, "which", lambda name: "/usr/bin/" + name)  # a compiler "exists"
     mode, options, reason = config
@@ -61,7 +68,7 @@ def test_other_variants_are_compiled_and_say_why(config, monkeypatch):
 
 
 @pytest.mark.parametrize("config", BLOCKED.values(), ids=BLOCKED.keys())
-def test_rnnkit_compile_0_runs_the_eager_scan(config, monkeypatch):
+def test_rnnkit_compile_0_runs_the_eager_scan(config, monkeypatch, no_native):
     monkeypatch.setenv("RNNKIT_COMPILE", "0")
     mode, options, reason = config
     blocked = layer(mode, options)
@@ -72,7 +79,7 @@ def test_rnnkit_compile_0_runs_the_eager_scan(config, monkeypatch):
     assert layer("lstm", {}).path == "fused", "the fused path does not need a compiler"
 
 
-def test_no_compiler_runs_the_eager_scan(monkeypatch):
+def test_no_compiler_runs_the_eager_scan(monkeypatch, no_native):
     monkeypatch.delenv("RNNKIT_COMPILE", raising=False)
     monkeypatch.setattr(scan_module.shutil, "which", lambda name: None)
     assert not scan_module.compile_available()
@@ -90,6 +97,62 @@ def test_a_requested_backend_is_the_path(backend, monkeypatch):
         assert f"backend={backend!r} was asked for" in requested.explain()
 
 
+NATIVE = {name: config for name, config in BLOCKED.items() if config[0] == "lstm"}
+
+
+@pytest.mark.skipif(not native_module.available(), reason=f"no C++ LSTM scan: {native_module.unavailable_reason()}")
+@pytest.mark.parametrize("config", NATIVE.values(), ids=NATIVE.keys())
+def test_lstm_variants_run_the_cpp_scan_and_say_why(config):
+    mode, options, reason = config
+    variant = layer(mode, options)
+    assert variant.path == "native"
+    explanation = variant.explain()
+    assert explanation.startswith("path: native")
+    assert "not fused because" in explanation and reason in explanation and "C++" in explanation
+    assert variant.double().path == "native"
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert variant.path != "native", "autocast runs the compiled scan, which keeps its matmul in bf16"
+    assert layer(mode, {**options, "proj_size": 2}).path != "native", "projection is not in the C++ scan"
+
+
+def test_the_cpp_scan_applies_to_cpu_float_lstms_without_projection():
+    peephole = layer("lstm", {"peephole": True}).cells[0]
+    assert native_module.applies(peephole, torch.zeros(1))
+    assert native_module.applies(peephole, torch.zeros(1, dtype=torch.float64))
+    assert not native_module.applies(peephole, torch.zeros(1, dtype=torch.float16))
+    assert not native_module.applies(peephole, torch.zeros(1, device="meta")), "CPU only"
+    assert not native_module.applies(layer("lstm", {"peephole": True, "proj_size": 2}).cells[0], torch.zeros(1))
+    assert not native_module.applies(layer("gru", {"reset_after": False}).cells[0], torch.zeros(1))
+
+
+def test_an_unavailable_cpp_scan_falls_back_and_says_why(monkeypatch):
+    monkeypatch.setattr(native_module, "_state", {"loaded": False, "error": "g++ failed on lstm_scan.cpp: boom"})
+    monkeypatch.setattr(scan_module.shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.delenv("RNNKIT_COMPILE", raising=False)
+    peephole = LSTM(D, H, peephole=True)
+    assert peephole.path == "compiled"
+    assert "the C++ scan is unavailable (g++ failed on lstm_scan.cpp: boom)" in peephole.explain()
+    with pytest.raises(RuntimeError, match="C\\+\\+ LSTM scan is unavailable .*boom"):
+        LSTM(D, H, peephole=True, backend="native")(torch.randn(B, T, D))
+
+
+def test_a_failing_build_is_reported_once_and_leaves_no_library(monkeypatch, tmp_path):
+    monkeypatch.setattr(native_module, "_state", {"loaded": False, "error": None})
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path))
+    monkeypatch.setenv("CXX", "false")  # a "compiler" that always fails
+    with pytest.warns(UserWarning, match="C\\+\\+ LSTM scan is unavailable, using the compiled scan .*false failed"):
+        assert not native_module.available()
+    assert not native_module.available()  # no second attempt, no second warning
+    assert list(tmp_path.rglob("*.so")) == [], "nothing half-built is left behind"
+
+
+@pytest.mark.parametrize("config", [("gru", {"reset_after": False}), ("lstm", {"peephole": True, "proj_size": 2})])
+def test_backend_native_is_refused_where_it_does_not_apply(config):
+    mode, options = config
+    with pytest.raises(ValueError, match="backend='native' is an LSTM's without projection"):
+        layer(mode, {**options, "backend": "native"})
+
+
 def test_every_blocker_is_named():
     explanation = LSTM(D, H, peephole=True, layer_norm=True, zoneout=0.1, recurrent_dropout=0.1,
                        backend="eager").explain()
@@ -97,7 +160,7 @@ def test_every_blocker_is_named():
         assert reason in explanation
 
 
-def test_a_failing_compiler_falls_back_to_the_eager_scan_with_a_warning(monkeypatch):
+def test_a_failing_compiler_falls_back_to_the_eager_scan_with_a_warning(monkeypatch, no_native):
     """Fresh step-function cache, and a torch.compile whose functions raise: the layer warns once,
     returns the eager result, and from then on reports the eager path with the error."""
     monkeypatch.setattr(scan_module, "_FUNCTIONS", {})

@@ -28,6 +28,30 @@ def usable(like: Tensor) -> bool:
             and not torch.is_autocast_enabled("cpu"))
 
 
+def blocked(W: Tensor, rows: int):
+    """W (G, P) reordered once into oneDNN's blocked layout for products x W^T with x of ``rows`` rows,
+    or None where oneDNN is not ``usable`` (layers/native.py hands it to its C++ loop)."""
+    global ENABLED
+    if not (ENABLED and usable(W)):
+        return None
+    try:
+        return torch.ops.mkldnn._reorder_linear_weight(W.detach(), rows)
+    except Exception as error:  # a build without the op's kernel
+        ENABLED = False
+        warnings.warn(f"rnnkit: oneDNN matmul unavailable, using F.linear ({type(error).__name__}: {error})")
+        return None
+
+
+def packed(W: Tensor, rows: int):
+    """x -> x W^T for many x of ``rows`` rows with one W, as the scan multiplies every step: W is
+    reordered once (``blocked``) instead of on every call (per-step products on 2 cores,
+    (64 x 256) @ (256 x 1024): 0.87x the time of ``product``'s). F.linear where not ``usable``."""
+    W_blocked = blocked(W, rows)
+    if W_blocked is None:
+        return lambda x: F.linear(x, W)
+    return lambda x: torch.ops.mkldnn._linear_pointwise(x, W_blocked, None, "none", [], "")
+
+
 def product(x: Tensor, W: Tensor, b=None) -> Tensor:
     """x (..., P) W (G, P) -> x W^T + b (..., G), on oneDNN while it works; no autograd (callers that
     have checked ``usable`` and need no gradient, like the scan's own forward and backward)."""

@@ -6,7 +6,7 @@ from typing import Optional
 from ..cells.init import INIT_SCHEMES
 
 MODES = ("lstm", "gru", "rnn_tanh", "rnn_relu")
-BACKENDS = ("auto", "fused", "compiled", "eager", "reference")
+BACKENDS = ("auto", "fused", "native", "compiled", "eager", "reference")
 
 
 @dataclass(frozen=True)

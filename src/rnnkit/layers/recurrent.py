@@ -6,6 +6,8 @@ Paths (``Recurrent.path``; ``Recurrent.explain()`` says why):
             RNN/LSTM/GRU in torch's form, optionally with projection, DropConnect, any dropout
             between/around layers and variable lengths; the whole stack in one call unless dropout
             is drawn between layers; on CUDA the parameters live in cuDNN's layout (flatten_parameters)
+  native    the scan as one C++ loop (layers/native.py): the other LSTM variants (no projection), on a
+            CPU in float32/float64 outside autocast, once lstm_scan.cpp is built (on first use)
   compiled  the scan (layers/scan.py) with its step compiled by torch.compile: every other variant
   eager     the same scan uncompiled: the fallback when no compiler is available
   reference the readable loop over the cell, recorded by autograd (for checking and teaching)
@@ -20,6 +22,7 @@ from torch import Tensor, nn
 from ..cells import GRUCell, LSTMCell, RNNCell
 from ..cells.state import State, as_parts, from_parts
 from . import dropout as drop
+from . import native
 from .config import RecurrentConfig
 from .fused import fused_layer
 from .scan import compile_available, reference_scan, scan, step_functions
@@ -61,6 +64,8 @@ class Recurrent(nn.Module):
         self._fused_blockers = self._find_fused_blockers()
         if cfg.backend == "fused" and self._fused_blockers:
             raise ValueError(f"backend='fused' is impossible: {'; '.join(self._fused_blockers)}")
+        if cfg.backend == "native" and (cfg.mode != "lstm" or cfg.proj_size):
+            raise ValueError("backend='native' is an LSTM's without projection (mode='lstm', proj_size=0)")
 
     # --- which path ------------------------------------------------------------------------------
     def _find_fused_blockers(self) -> list:
@@ -80,14 +85,21 @@ class Recurrent(nn.Module):
     @property
     def path(self) -> str:
         backend = self.config.backend
-        if backend in ("fused", "eager", "reference"):
+        if backend in ("fused", "native", "eager", "reference"):
             return backend
         if backend == "auto" and not self._fused_blockers:
             return "fused"
+        if backend == "auto" and self._native_fits() and native.available():
+            return "native"
         if not compile_available():
             return "eager"
         cores = {step_functions(cell.core).compile_error for cell in self.cells}
         return "eager" if cores != {None} else "compiled"
+
+    def _native_fits(self) -> bool:
+        """The C++ scan computes this layer's cell here: an LSTM without projection whose parameters
+        are on a CPU in float32/float64, and autocast is off."""
+        return self.config.mode == "lstm" and native.applies(self.cells[0], self.cells[0].weight_hh)
 
     def explain(self) -> str:
         """Which path this layer runs and why: a user should never be silently slow."""
@@ -103,11 +115,17 @@ class Recurrent(nn.Module):
                 lines.append("not fused because " + "; ".join(self._fused_blockers))
             if cfg.backend != "auto":
                 lines.append(f"backend={cfg.backend!r} was asked for")
+            elif path in ("compiled", "eager") and self._native_fits():
+                lines.append(f"the C++ scan is unavailable ({native.unavailable_reason()})")
             if path == "eager" and cfg.backend != "eager":
                 errors = {step_functions(cell.core).compile_error for cell in self.cells} - {None}
                 lines.append("torch.compile is unavailable ("
                              + ("; ".join(errors) if errors else "no C++ compiler, or RNNKIT_COMPILE=0")
                              + "): the scan runs eagerly, about 1.1x slower")
+            if path == "native":
+                lines.append("scan in C++ (layers/lstm_scan.cpp): input projection hoisted as one matmul; "
+                             "per step one oneDNN matmul and one vectorized pass over the batch; weight "
+                             "gradients as matmuls and sums after the loop")
             if path in ("compiled", "eager"):
                 lines.append("scan: input projection hoisted as one matmul, one recurrent matmul per "
                              "step, weight gradient as one matmul after the loop")
@@ -250,6 +268,8 @@ class Recurrent(nn.Module):
         args = (cell.core, gx, W, state, params, rec_mask, keep)
         if path == "reference":
             hs, final = reference_scan(*args)
+        elif path == "native":
+            hs, final = native.lstm_scan(*args[1:])
         else:
             hs, final = scan(*args, compiled=path == "compiled")
         y = hs.transpose(0, 1)  # (B, T, P)

@@ -1,0 +1,387 @@
+// The LSTM family's scan as one C++ loop: forward and backward of cells/lstm.py's lstm_core over all T
+// steps, with peephole connections, layer normalization, zoneout / padding (keep) and recurrent
+// dropout (rec_mask); built and called by layers/native.py, which documents the tensors.
+//
+// Per step the forward does what layers/scan.py's fast scan does in Python, minus the interpreter:
+//   gh = (h * rec_mask) W^T                        one product (oneDNN with W pre-packed, else at::mm)
+//   (h, c) = keep-mix of lstm_core(gx_t, gh, (h, c))   one pass over the batch rows, in parallel
+// and the backward walks the steps in reverse with the hand-written derivative of that step:
+//   da  = d(gate pre-activations)   (written to dgx[t]; the other parameters' gradients, sums over
+//                                    (t, b), are accumulated on the way)
+//   dgh = da, through the layer norm of gh if any;   dh_{t-1} = dgh W (* rec_mask) + keep_h * dh_t
+//
+// Equations (lstm_core; rows of the stacked gates in order i, f, g, o; all elementwise over H):
+//   a     = gx + [LN(gh) * ln_hh_weight | gh] + bias_hh
+//   i     = sigmoid(a_i + w_ci * c),  f = sigmoid(a_f + w_cf * c),  g = tanh(a_g)
+//   c'    = f * c + i * g
+//   o     = sigmoid(a_o + w_co * c')
+//   h'    = o * tanh([LN(c') * ln_cell_weight + ln_cell_bias | c'])
+//   state = where(keep == 1, old, keep * old + (1 - keep) * new)     for h and for c
+// tanh(x) is computed as 2 / (1 + exp(-2x)) - 1, as the compiled scan does (layers/scan.py).
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/cpu/vec/vec.h>
+#include <torch/library.h>
+
+#include <cmath>
+#include <vector>
+
+namespace {
+
+using at::Tensor;
+using OptTensor = std::optional<Tensor>;
+template <typename T> using Vec = at::vec::Vectorized<T>;
+
+template <typename T> inline Vec<T> sigmoid(const Vec<T>& x) { return Vec<T>(1) / (Vec<T>(1) + x.neg().exp()); }
+template <typename T> inline Vec<T> tanh_(const Vec<T>& x) {
+  return Vec<T>(2) / (Vec<T>(1) + (x * Vec<T>(-2)).exp()) - Vec<T>(1);
+}
+
+// x w^T: w is either a weight packed by mkldnn::_reorder_linear_weight (float32) or a dense (G, P) matrix.
+Tensor product(const Tensor& x, const Tensor& w) {
+  if (w.is_mkldnn()) {
+    static auto op = c10::Dispatcher::singleton()
+        .findSchemaOrThrow("mkldnn::_linear_pointwise", "")
+        .typed<Tensor(const Tensor&, const Tensor&, const OptTensor&, c10::string_view,
+                      c10::List<std::optional<at::Scalar>>, std::optional<c10::string_view>)>();
+    return op.call(x, w, std::nullopt, "none", c10::List<std::optional<at::Scalar>>(), std::nullopt);
+  }
+  return at::mm(x, w.t());
+}
+
+template <typename T> const T* ptr(const OptTensor& t) { return t.has_value() ? t->data_ptr<T>() : nullptr; }
+
+// One row of an optional (T, B, K) keep tensor, K = 1 (one value for the row) or H.
+template <typename T> struct KeepRow {
+  const T* p = nullptr;
+  bool scalar = false;
+  Vec<T> at(int64_t j, int64_t n) const { return scalar ? Vec<T>(p[0]) : Vec<T>::loadu(p + j, n); }
+};
+
+template <typename T> KeepRow<T> keep_row(const OptTensor& keep, int64_t t, int64_t b) {
+  KeepRow<T> row;
+  if (keep.has_value()) {
+    const int64_t K = keep->size(2);
+    row.p = keep->data_ptr<T>() + (t * keep->size(1) + b) * K;
+    row.scalar = K == 1;
+  }
+  return row;
+}
+
+template <typename T> inline Vec<T> load(const T* p, int64_t j, int64_t n) { return Vec<T>::loadu(p + j, n); }
+template <typename T> inline Vec<T> load_or(const T* p, int64_t j, int64_t n, T otherwise) {
+  return p ? Vec<T>::loadu(p + j, n) : Vec<T>(otherwise);
+}
+template <typename T> inline T sum(const Vec<T>& v) {
+  T lanes[Vec<T>::size()];
+  v.store(lanes);
+  T s = 0;
+  for (int64_t k = 0; k < Vec<T>::size(); ++k) s += lanes[k];
+  return s;
+}
+
+// Mean and 1/sqrt(var + eps) of x[0:n] (biased variance, as F.layer_norm), two passes.
+template <typename T> std::pair<T, T> moments(const T* x, int64_t n, double eps) {
+  const int64_t V = Vec<T>::size();
+  Vec<T> acc(0);
+  for (int64_t j = 0; j < n; j += V) acc = acc + Vec<T>::loadu(x + j, std::min(V, n - j));
+  const T mean = sum(acc) / n;
+  acc = Vec<T>(0);
+  for (int64_t j = 0; j < n; j += V) {
+    const int64_t m = std::min(V, n - j);
+    Vec<T> d = Vec<T>::loadu(x + j, m) - Vec<T>(mean);
+    d = Vec<T>::set(Vec<T>(0), d, m);  // lanes past n stay 0
+    acc = acc + d * d;
+  }
+  return {mean, T(1) / std::sqrt(sum(acc) / n + T(eps))};
+}
+
+// The optional parameters as raw pointers (null when absent).
+template <typename T> struct Params {
+  const T *bias, *wci, *wcf, *wco, *ln_hh, *ln_c_w, *ln_c_b;
+  Params(const OptTensor& bias_hh, const OptTensor& ci, const OptTensor& cf, const OptTensor& co,
+         const OptTensor& lnh, const OptTensor& lncw, const OptTensor& lncb)
+      : bias(ptr<T>(bias_hh)), wci(ptr<T>(ci)), wcf(ptr<T>(cf)), wco(ptr<T>(co)), ln_hh(ptr<T>(lnh)),
+        ln_c_w(ptr<T>(lncw)), ln_c_b(ptr<T>(lncb)) {}
+};
+
+// The gates of one row, recomputed identically by forward and backward. Writes i, f, g, o and c'
+// (each H wide) to `gates` (5H); returns the layer norm moments of gh (or {0, 1}).
+template <typename T>
+std::pair<T, T> row_gates(const T* x, const T* gh, const T* c, const Params<T>& p, int64_t H, double eps, T* gates) {
+  const int64_t V = Vec<T>::size();
+  std::pair<T, T> ln{0, 1};
+  if (p.ln_hh) ln = moments(gh, 4 * H, eps);
+  const Vec<T> mean(ln.first), rstd(ln.second);
+  for (int64_t j = 0; j < H; j += V) {
+    const int64_t n = std::min(V, H - j);
+    auto a = [&](int k) {
+      Vec<T> r = load(gh, k * H + j, n);
+      if (p.ln_hh) r = (r - mean) * rstd * load(p.ln_hh, k * H + j, n);
+      return load(x, k * H + j, n) + r + load_or(p.bias, k * H + j, n, T(0));
+    };
+    const Vec<T> cv = load(c, j, n);
+    Vec<T> ai = a(0), af = a(1);
+    if (p.wci) {
+      ai = ai + load(p.wci, j, n) * cv;
+      af = af + load(p.wcf, j, n) * cv;
+    }
+    const Vec<T> i = sigmoid(ai), f = sigmoid(af), g = tanh_(a(2));
+    const Vec<T> cn = f * cv + i * g;
+    Vec<T> ao = a(3);
+    if (p.wco) ao = ao + load(p.wco, j, n) * cn;
+    i.store(gates + j, n);
+    f.store(gates + H + j, n);
+    g.store(gates + 2 * H + j, n);
+    sigmoid(ao).store(gates + 3 * H + j, n);
+    cn.store(gates + 4 * H + j, n);
+  }
+  return ln;
+}
+
+Tensor defined(const Tensor& t) { return t.defined() ? t : at::empty({0}); }
+
+inline void check(bool ok, const char* what) { TORCH_CHECK(ok, "rnnkit lstm_scan: ", what); }
+
+// Rows per thread: the step's pass over the batch is split over threads only when each gets at least
+// 64K values. Measured on 2 cores at B=64, H=256: the backward loop took 41.6 ms split in two and
+// 32.5 ms on one thread (the product between the passes is itself split over the threads).
+inline int64_t grain(int64_t H) { return std::max<int64_t>(1, (int64_t{1} << 16) / (4 * H)); }
+
+template <typename T>
+std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& w, const Tensor& h0, const Tensor& c0,
+                                 const Params<T>& p, const OptTensor& keep_h, const OptTensor& keep_c,
+                                 const OptTensor& rec_mask, double eps, bool save) {
+  const int64_t T_ = gx.size(0), B = gx.size(1), H = c0.size(1), V = Vec<T>::size();
+  Tensor hs = at::empty({T_, B, H}, gx.options());
+  Tensor cs = save ? at::empty({T_, B, H}, gx.options()) : Tensor();  // c after each step
+  Tensor ghs = save ? at::empty({T_, B, 4 * H}, gx.options()) : Tensor();
+  Tensor c_buf[2] = {c0.clone(), at::empty_like(c0)};  // when not saving, c alternates between two rows
+  Tensor h = h0, c = c_buf[0];
+  for (int64_t t = 0; t < T_; ++t) {
+    Tensor gh = product(rec_mask.has_value() ? h * *rec_mask : h, w);  // (B, 4H)
+    if (save) ghs[t].copy_(gh);
+    Tensor c_out = save ? cs[t] : c_buf[(t + 1) % 2];
+    const T *px = gx[t].data_ptr<T>(), *pgh = gh.data_ptr<T>(), *pc = c.data_ptr<T>(), *ph = h.data_ptr<T>();
+    T *ph_out = hs[t].data_ptr<T>(), *pc_out = c_out.data_ptr<T>();
+    at::parallel_for(0, B, grain(H), [&](int64_t b0, int64_t b1) {
+      std::vector<T> gates(5 * H);
+      for (int64_t b = b0; b < b1; ++b) {
+        const T* c_row = pc + b * H;
+        row_gates(px + b * 4 * H, pgh + b * 4 * H, c_row, p, H, eps, gates.data());
+        const T *o = gates.data() + 3 * H, *cn = gates.data() + 4 * H;
+        std::pair<T, T> ln{0, 1};
+        if (p.ln_c_w) ln = moments(cn, H, eps);
+        const KeepRow<T> kh = keep_row<T>(keep_h, t, b), kc = keep_row<T>(keep_c, t, b);
+        for (int64_t j = 0; j < H; j += V) {
+          const int64_t n = std::min(V, H - j);
+          const Vec<T> c_new_v = load(cn, j, n);
+          Vec<T> cl = c_new_v;
+          if (p.ln_c_w) cl = (cl - Vec<T>(ln.first)) * Vec<T>(ln.second) * load(p.ln_c_w, j, n) + load(p.ln_c_b, j, n);
+          Vec<T> h_v = load(o, j, n) * tanh_(cl), c_v = c_new_v;
+          if (kh.p) {
+            const Vec<T> k = kh.at(j, n), old = load(ph + b * H, j, n);
+            h_v = Vec<T>::blendv(k * old + (Vec<T>(1) - k) * h_v, old, k == Vec<T>(1));
+          }
+          if (kc.p) {
+            const Vec<T> k = kc.at(j, n), old = load(c_row, j, n);
+            c_v = Vec<T>::blendv(k * old + (Vec<T>(1) - k) * c_v, old, k == Vec<T>(1));
+          }
+          h_v.store(ph_out + b * H + j, n);
+          c_v.store(pc_out + b * H + j, n);
+        }
+      }
+    });
+    h = hs[t];
+    c = c_out;
+  }
+  return {hs, h, c.clone(), defined(ghs), defined(cs)};
+}
+
+// The parameters' gradients are sums over (t, b); each thread adds its rows of a step into its own
+// row of `partial`, and the step's rows are then added to `total`, so no row waits for another.
+// Offsets into a row (13H): bias_hh, w_ci, w_cf, w_co, ln_hh_weight, ln_cell_weight, ln_cell_bias.
+struct Offsets {
+  int64_t bias, ci, cf, co, ln_hh, ln_c_w, ln_c_b, size;
+  explicit Offsets(int64_t H)
+      : bias(0), ci(4 * H), cf(5 * H), co(6 * H), ln_hh(7 * H), ln_c_w(11 * H), ln_c_b(12 * H), size(13 * H) {}
+};
+
+template <typename T> inline void accumulate(T* acc, int64_t j, int64_t n, const Vec<T>& v) {
+  (Vec<T>::loadu(acc + j, n) + v).store(acc + j, n);
+}
+
+template <typename T>
+std::vector<Tensor> backward_impl(const Tensor& dhs, const Tensor& dh_last, const Tensor& dc_last, const Tensor& gx,
+                                  const Tensor& ghs, const Tensor& w_t, const Tensor& c0, const Tensor& cs,
+                                  const Params<T>& p, const OptTensor& keep_h, const OptTensor& keep_c,
+                                  const OptTensor& rec_mask, double eps) {
+  const int64_t T_ = gx.size(0), B = gx.size(1), H = c0.size(1), V = Vec<T>::size();
+  const Offsets at_(H);
+  Tensor da = at::empty_like(gx);                                        // (T, B, 4H)
+  Tensor dghs = p.ln_hh ? at::empty_like(gx) : da;                       // (T, B, 4H)
+  Tensor dh = dh_last.clone(), dc = dc_last.clone();                     // d(h_t), d(c_t), kept-state side
+  Tensor dh_direct = at::zeros_like(dh), dc_prev = at::empty_like(dc);
+  Tensor partial = at::empty({at::get_num_threads(), at_.size}, gx.options());
+  Tensor total = at::zeros({at_.size}, gx.options());
+  for (int64_t t = T_ - 1; t >= 0; --t) {
+    if (dhs.defined()) dh.add_(dhs[t]);
+    const Tensor c_prev = t == 0 ? c0 : cs[t - 1];
+    const T *px = gx[t].data_ptr<T>(), *pgh = ghs[t].data_ptr<T>(), *pc = c_prev.data_ptr<T>();
+    const T *pdh = dh.data_ptr<T>(), *pdc = dc.data_ptr<T>();
+    T *pda = da[t].data_ptr<T>(), *pdgh = dghs[t].data_ptr<T>();
+    T *pdh_direct = dh_direct.data_ptr<T>(), *pdc_prev = dc_prev.data_ptr<T>();
+    partial.zero_();
+    at::parallel_for(0, B, grain(H), [&](int64_t b0, int64_t b1) {
+      TORCH_CHECK(at::get_thread_num() < partial.size(0), "rnnkit lstm_scan: unexpected thread number");
+      T* acc = partial.data_ptr<T>() + at::get_thread_num() * at_.size;
+      std::vector<T> gates(6 * H);  // i, f, g, o, c' (row_gates), then d(LN(c') w + b)
+      for (int64_t b = b0; b < b1; ++b) {
+        const T *x = px + b * 4 * H, *gh = pgh + b * 4 * H, *c = pc + b * H;
+        const T *dh_r = pdh + b * H, *dc_r = pdc + b * H;
+        T* da_r = pda + b * 4 * H;
+        const std::pair<T, T> ln_h = row_gates(x, gh, c, p, H, eps, gates.data());
+        const T *gi = gates.data(), *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H, *gcn = gi + 4 * H;
+        T* dcl = gates.data() + 5 * H;
+        const KeepRow<T> kh = keep_row<T>(keep_h, t, b), kc = keep_row<T>(keep_c, t, b);
+        // d(new h) and d(c') from outside the cell's own h path, per chunk
+        auto dh_new = [&](int64_t j, int64_t n) {
+          const Vec<T> d = load(dh_r, j, n);
+          return kh.p ? (Vec<T>(1) - kh.at(j, n)) * d : d;
+        };
+        std::pair<T, T> ln_c{0, 1};
+        T m1 = 0, m2 = 0;  // means over H of dcn and dcn * cn (layer norm of c' only)
+        if (p.ln_c_w) {
+          ln_c = moments(gcn, H, eps);
+          Vec<T> s1(0), s2(0);
+          for (int64_t j = 0; j < H; j += V) {
+            const int64_t n = std::min(V, H - j);
+            const Vec<T> cn = (load(gcn, j, n) - Vec<T>(ln_c.first)) * Vec<T>(ln_c.second);
+            const Vec<T> tc = tanh_(cn * load(p.ln_c_w, j, n) + load(p.ln_c_b, j, n));
+            const Vec<T> d = dh_new(j, n) * load(go, j, n) * (Vec<T>(1) - tc * tc);  // d(LN(c') w + b)
+            d.store(dcl + j, n);
+            accumulate(acc, at_.ln_c_w + j, n, d * cn);
+            accumulate(acc, at_.ln_c_b + j, n, d);
+            const Vec<T> dcn = Vec<T>::set(Vec<T>(0), d * load(p.ln_c_w, j, n), n);
+            s1 = s1 + dcn;
+            s2 = s2 + dcn * cn;
+          }
+          m1 = sum(s1) / H;
+          m2 = sum(s2) / H;
+        }
+        for (int64_t j = 0; j < H; j += V) {
+          const int64_t n = std::min(V, H - j);
+          const Vec<T> one(1), i = load(gi, j, n), f = load(gf, j, n), g = load(gg, j, n), o = load(go, j, n);
+          const Vec<T> c_new = load(gcn, j, n), dhn = dh_new(j, n), d_c = load(dc_r, j, n);
+          Vec<T> tc, dc_h;  // tanh of the (normalized) cell, and d(c') through h
+          if (p.ln_c_w) {
+            const Vec<T> cn = (c_new - Vec<T>(ln_c.first)) * Vec<T>(ln_c.second);
+            tc = tanh_(cn * load(p.ln_c_w, j, n) + load(p.ln_c_b, j, n));
+            const Vec<T> dcn = load(dcl, j, n) * load(p.ln_c_w, j, n);
+            dc_h = Vec<T>(ln_c.second) * (dcn - Vec<T>(m1) - cn * Vec<T>(m2));
+          } else {
+            tc = tanh_(c_new);
+            dc_h = dhn * o * (one - tc * tc);
+          }
+          const Vec<T> dao = dhn * tc * o * (one - o);
+          Vec<T> dcp = (kc.p ? (one - kc.at(j, n)) * d_c : d_c) + dc_h;  // d(c')
+          if (p.wco) dcp = dcp + dao * load(p.wco, j, n);
+          const Vec<T> cv = load(c, j, n);
+          const Vec<T> dai = dcp * g * i * (one - i), daf = dcp * cv * f * (one - f), dag = dcp * i * (one - g * g);
+          Vec<T> dcprev = dcp * f + (kc.p ? kc.at(j, n) * d_c : Vec<T>(0));
+          if (p.wci) {
+            dcprev = dcprev + dai * load(p.wci, j, n) + daf * load(p.wcf, j, n);
+            accumulate(acc, at_.ci + j, n, dai * cv);
+            accumulate(acc, at_.cf + j, n, daf * cv);
+            accumulate(acc, at_.co + j, n, dao * c_new);
+          }
+          if (p.bias) {
+            accumulate(acc, at_.bias + j, n, dai);
+            accumulate(acc, at_.bias + H + j, n, daf);
+            accumulate(acc, at_.bias + 2 * H + j, n, dag);
+            accumulate(acc, at_.bias + 3 * H + j, n, dao);
+          }
+          dai.store(da_r + j, n);
+          daf.store(da_r + H + j, n);
+          dag.store(da_r + 2 * H + j, n);
+          dao.store(da_r + 3 * H + j, n);
+          dcprev.store(pdc_prev + b * H + j, n);
+          if (kh.p) (kh.at(j, n) * load(dh_r, j, n)).store(pdh_direct + b * H + j, n);
+        }
+        if (p.ln_hh) {  // dgh = d LN(gh): rstd * (dn - mean(dn) - n * mean(dn * n)), dn = da * ln_hh_weight
+          const Vec<T> mean(ln_h.first), rstd(ln_h.second);
+          Vec<T> s1(0), s2(0);
+          for (int64_t j = 0; j < 4 * H; j += V) {
+            const int64_t n = std::min(V, 4 * H - j);
+            const Vec<T> d = load(da_r, j, n), normalized = (load(gh, j, n) - mean) * rstd;
+            const Vec<T> dn = Vec<T>::set(Vec<T>(0), d * load(p.ln_hh, j, n), n);
+            accumulate(acc, at_.ln_hh + j, n, d * normalized);
+            s1 = s1 + dn;
+            s2 = s2 + dn * normalized;
+          }
+          const Vec<T> m1h(sum(s1) / (4 * H)), m2h(sum(s2) / (4 * H));
+          for (int64_t j = 0; j < 4 * H; j += V) {
+            const int64_t n = std::min(V, 4 * H - j);
+            const Vec<T> dn = load(da_r, j, n) * load(p.ln_hh, j, n);
+            (rstd * (dn - m1h - (load(gh, j, n) - mean) * rstd * m2h)).store(pdgh + b * 4 * H + j, n);
+          }
+        }
+      }
+    });
+    total.add_(partial.sum(0));
+    Tensor dh_in = product(dghs[t], w_t);  // (B, P) = dgh W
+    if (rec_mask.has_value()) dh_in.mul_(*rec_mask);
+    dh = keep_h.has_value() ? dh_in.add_(dh_direct) : dh_in;
+    std::swap(dc, dc_prev);
+  }
+  return {da, dghs, dh, dc, total};
+}
+
+void check_inputs(const Tensor& gx, const Tensor& h0, const Tensor& c0) {
+  check(gx.dim() == 3 && gx.is_contiguous(), "gx must be a contiguous (T, B, 4H) tensor");
+  check(h0.dim() == 2 && c0.dim() == 2 && h0.size(1) == c0.size(1) && gx.size(2) == 4 * c0.size(1),
+        "state must be (B, H) with gx (T, B, 4H) (no projection)");
+  check(gx.scalar_type() == at::kFloat || gx.scalar_type() == at::kDouble, "float32 or float64 only");
+}
+
+std::vector<Tensor> lstm_scan_forward(const Tensor& gx, const Tensor& w, const Tensor& h0, const Tensor& c0,
+                                      const OptTensor& bias_hh, const OptTensor& w_ci, const OptTensor& w_cf,
+                                      const OptTensor& w_co, const OptTensor& ln_hh, const OptTensor& ln_c_w,
+                                      const OptTensor& ln_c_b, const OptTensor& keep_h, const OptTensor& keep_c,
+                                      const OptTensor& rec_mask, double eps, bool save) {
+  check_inputs(gx, h0, c0);
+  return AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "lstm_scan_forward", [&] {
+    const Params<scalar_t> p(bias_hh, w_ci, w_cf, w_co, ln_hh, ln_c_w, ln_c_b);
+    return forward_impl<scalar_t>(gx, w, h0.contiguous(), c0.contiguous(), p, keep_h, keep_c, rec_mask, eps, save);
+  });
+}
+
+std::vector<Tensor> lstm_scan_backward(const OptTensor& dhs, const Tensor& dh_last, const Tensor& dc_last,
+                                       const Tensor& gx, const Tensor& ghs, const Tensor& w_t, const Tensor& c0,
+                                       const Tensor& cs, const OptTensor& bias_hh, const OptTensor& w_ci,
+                                       const OptTensor& w_cf, const OptTensor& w_co, const OptTensor& ln_hh,
+                                       const OptTensor& ln_c_w, const OptTensor& ln_c_b, const OptTensor& keep_h,
+                                       const OptTensor& keep_c, const OptTensor& rec_mask, double eps) {
+  check_inputs(gx, dh_last, c0);
+  return AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "lstm_scan_backward", [&] {
+    const Params<scalar_t> p(bias_hh, w_ci, w_cf, w_co, ln_hh, ln_c_w, ln_c_b);
+    return backward_impl<scalar_t>(dhs.has_value() ? dhs->contiguous() : Tensor(), dh_last.contiguous(),
+                                   dc_last.contiguous(), gx, ghs, w_t, c0.contiguous(), cs, p, keep_h, keep_c,
+                                   rec_mask, eps);
+  });
+}
+
+}  // namespace
+
+TORCH_LIBRARY(rnnkit, m) {
+  m.def("lstm_scan_forward(Tensor gx, Tensor w, Tensor h0, Tensor c0, Tensor? bias_hh, Tensor? w_ci, Tensor? w_cf, "
+        "Tensor? w_co, Tensor? ln_hh, Tensor? ln_c_w, Tensor? ln_c_b, Tensor? keep_h, Tensor? keep_c, "
+        "Tensor? rec_mask, float eps, bool save) -> Tensor[]",
+        &lstm_scan_forward);
+  m.def("lstm_scan_backward(Tensor? dhs, Tensor dh_last, Tensor dc_last, Tensor gx, Tensor ghs, Tensor w_t, "
+        "Tensor c0, Tensor cs, Tensor? bias_hh, Tensor? w_ci, Tensor? w_cf, Tensor? w_co, Tensor? ln_hh, "
+        "Tensor? ln_c_w, Tensor? ln_c_b, Tensor? keep_h, Tensor? keep_c, Tensor? rec_mask, float eps) -> Tensor[]",
+        &lstm_scan_backward);
+}
