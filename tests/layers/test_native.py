@@ -9,7 +9,8 @@ import torch
 
 from rnnkit import LSTM, Recurrent, RecurrentConfig
 from rnnkit.layers import native
-from tests.layers.test_fast_vs_reference import (LAYOUTS, LENGTHS, TRAIN_VARIANTS, VARIANTS, assert_seed_matters,
+from tests.layers.test_fast_vs_reference import (B, D, LAYOUTS, LENGTHS, TRAIN_VARIANTS, VARIANTS, T,
+                                                 assert_seed_matters,
                                                  compare, twins)
 from tests.layers.test_gradcheck import gradcheck_layer
 from tests.reference import randomize_layer_norm
@@ -95,3 +96,22 @@ def test_native_refuses_what_it_does_not_compute():
     layer = LSTM(3, 4, peephole=True, backend="native")
     with pytest.raises(ValueError, match="CPU in float32 or float64 .*got torch.float16"):
         layer.half()(torch.randn(2, 3, 3).half())
+
+
+def test_kept_buffers_are_never_handed_out_while_in_use():
+    """The C++ loop keeps its large buffers between calls; one still held (an output, a saved tensor of
+    a graph not yet run backward, a view) must never be reused. Two graphs alive at once, outputs kept
+    across calls, then both backward: everything equals the reference path."""
+    fast, reference = (layer.eval() for layer in twins("lstm", {"peephole": True, "layer_norm": True, "zoneout": 0.2},
+                                                     ("native", "reference")))
+    xs = [torch.randn(B, T, D, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+    with torch.no_grad():
+        kept = [fast(x)[0] for x in xs]  # inference outputs, all held
+    expected = [reference(x)[0] for x in xs]
+    torch.testing.assert_close(kept, [e.detach() for e in expected])
+    view = fast(xs[0])[0][:, 1:]  # only a view of the output held
+    graphs = [fast(x)[0] for x in xs[1:]]  # two graphs alive
+    torch.testing.assert_close(view, expected[0][:, 1:].detach())
+    grads = [torch.autograd.grad(y.square().sum(), [x, *fast.parameters()]) for y, x in zip(graphs, xs[1:])]
+    ref_grads = [torch.autograd.grad(y.square().sum(), [x, *reference.parameters()]) for y, x in zip(expected[1:], xs[1:])]
+    torch.testing.assert_close(grads, ref_grads)
