@@ -11,7 +11,8 @@
 //   dgh = da, through the layer norm of gh if any;   dh_{t-1} = dgh W (* rec_mask) + keep_h * dh_t
 //
 // Equations (lstm_core; rows of the stacked gates in order i, f, g, o; all elementwise over H):
-//   a     = gx + [LN(gh) * ln_hh_weight | gh] + bias_hh
+//   a     = [LN(gx) * ln_ih_weight + bias_ih | gx] + [LN(gh) * ln_hh_weight | gh] + bias_hh
+//           (a layer-norm cell's gx comes in as x W_ih^T, normalized here; otherwise it holds b_ih)
 //   i     = sigmoid(a_i + w_ci * c),  f = sigmoid(a_f + w_cf * c),  g = tanh(a_g)
 //   c'    = f * c + i * g
 //   o     = sigmoid(a_o + w_co * c')
@@ -121,27 +122,35 @@ template <typename T> std::pair<T, T> moments(const T* x, int64_t n, double eps)
 
 // The optional parameters as raw pointers (null when absent).
 template <typename T> struct Params {
-  const T *bias, *wci, *wcf, *wco, *ln_hh, *ln_c_w, *ln_c_b;
+  const T *bias, *wci, *wcf, *wco, *ln_hh, *ln_c_w, *ln_c_b, *ln_ih, *b_ih;
   Params(const OptTensor& bias_hh, const OptTensor& ci, const OptTensor& cf, const OptTensor& co,
-         const OptTensor& lnh, const OptTensor& lncw, const OptTensor& lncb)
+         const OptTensor& lnh, const OptTensor& lncw, const OptTensor& lncb, const OptTensor& lni,
+         const OptTensor& bi)
       : bias(ptr<T>(bias_hh)), wci(ptr<T>(ci)), wcf(ptr<T>(cf)), wco(ptr<T>(co)), ln_hh(ptr<T>(lnh)),
-        ln_c_w(ptr<T>(lncw)), ln_c_b(ptr<T>(lncb)) {}
+        ln_c_w(ptr<T>(lncw)), ln_c_b(ptr<T>(lncb)), ln_ih(ptr<T>(lni)), b_ih(ptr<T>(bi)) {}
+};
+
+// Layer norm moments of one row's input and recurrent pre-activations ({0, 1} where not normalized).
+template <typename T> struct RowNorms {
+  std::pair<T, T> x{0, 1}, gh{0, 1};
 };
 
 // The gates of one row, recomputed identically by forward and backward. Writes i, f, g, o and c'
-// (each H wide) to `gates` (5H); returns the layer norm moments of gh (or {0, 1}).
+// (each H wide) to `gates` (5H).
 template <typename T>
-std::pair<T, T> row_gates(const T* x, const T* gh, const T* c, const Params<T>& p, int64_t H, double eps, T* gates) {
+RowNorms<T> row_gates(const T* x, const T* gh, const T* c, const Params<T>& p, int64_t H, double eps, T* gates) {
   const int64_t V = Vec<T>::size();
-  std::pair<T, T> ln{0, 1};
-  if (p.ln_hh) ln = moments(gh, 4 * H, eps);
-  const Vec<T> mean(ln.first), rstd(ln.second);
+  RowNorms<T> norms;
+  if (p.ln_ih) norms.x = moments(x, 4 * H, eps);
+  if (p.ln_hh) norms.gh = moments(gh, 4 * H, eps);
+  const Vec<T> mean_x(norms.x.first), rstd_x(norms.x.second), mean(norms.gh.first), rstd(norms.gh.second);
   for (int64_t j = 0; j < H; j += V) {
     const int64_t n = std::min(V, H - j);
     auto a = [&](int k) {
-      Vec<T> r = load(gh, k * H + j, n);
+      Vec<T> r = load(gh, k * H + j, n), q = load(x, k * H + j, n);
       if (p.ln_hh) r = (r - mean) * rstd * load(p.ln_hh, k * H + j, n);
-      return load(x, k * H + j, n) + r + load_or(p.bias, k * H + j, n, T(0));
+      if (p.ln_ih) q = (q - mean_x) * rstd_x * load(p.ln_ih, k * H + j, n) + load_or(p.b_ih, k * H + j, n, T(0));
+      return q + r + load_or(p.bias, k * H + j, n, T(0));
     };
     const Vec<T> cv = load(c, j, n);
     Vec<T> ai = a(0), af = a(1);
@@ -159,7 +168,31 @@ std::pair<T, T> row_gates(const T* x, const T* gh, const T* c, const Params<T>& 
     sigmoid(ao).store(gates + 3 * H + j, n);
     cn.store(gates + 4 * H + j, n);
   }
-  return ln;
+  return norms;
+}
+
+// d(input) of y = LN(input) * w for one row of n values, given dy: rstd * (dn - mean(dn) - x^ mean(dn x^))
+// with dn = dy * w and x^ the normalized input; adds dy * x^ (w's gradient) to acc_w.
+template <typename T>
+void layer_norm_backward(const T* dy, const T* input, const T* w, std::pair<T, T> moments, int64_t n, T* dinput,
+                         T* acc_w) {
+  const int64_t V = Vec<T>::size();
+  const Vec<T> mean(moments.first), rstd(moments.second);
+  Vec<T> s1(0), s2(0);
+  for (int64_t j = 0; j < n; j += V) {
+    const int64_t m = std::min(V, n - j);
+    const Vec<T> d = load(dy, j, m), normalized = (load(input, j, m) - mean) * rstd;
+    const Vec<T> dn = Vec<T>::set(Vec<T>(0), d * load(w, j, m), m);
+    (Vec<T>::loadu(acc_w + j, m) + d * normalized).store(acc_w + j, m);
+    s1 = s1 + dn;
+    s2 = s2 + dn * normalized;
+  }
+  const Vec<T> m1(sum(s1) / n), m2(sum(s2) / n);
+  for (int64_t j = 0; j < n; j += V) {
+    const int64_t m = std::min(V, n - j);
+    const Vec<T> dn = load(dy, j, m) * load(w, j, m);
+    (rstd * (dn - m1 - (load(input, j, m) - mean) * rstd * m2)).store(dinput + j, m);
+  }
 }
 
 Tensor defined(const Tensor& t) { return t.defined() ? t : at::empty({0}); }
@@ -224,11 +257,13 @@ std::vector<Tensor> forward_impl(const Tensor& gx, const Tensor& w, const Tensor
 
 // The parameters' gradients are sums over (t, b); each thread adds its rows of a step into its own
 // row of `partial`, and the step's rows are then added to `total`, so no row waits for another.
-// Offsets into a row (13H): bias_hh, w_ci, w_cf, w_co, ln_hh_weight, ln_cell_weight, ln_cell_bias.
+// Offsets into a row (21H): bias_hh, w_ci, w_cf, w_co, ln_hh_weight, ln_cell_weight, ln_cell_bias,
+// ln_ih_weight, bias_ih (the last two when the input pre-activations are normalized here).
 struct Offsets {
-  int64_t bias, ci, cf, co, ln_hh, ln_c_w, ln_c_b, size;
+  int64_t bias, ci, cf, co, ln_hh, ln_c_w, ln_c_b, ln_ih, b_ih, size;
   explicit Offsets(int64_t H)
-      : bias(0), ci(4 * H), cf(5 * H), co(6 * H), ln_hh(7 * H), ln_c_w(11 * H), ln_c_b(12 * H), size(13 * H) {}
+      : bias(0), ci(4 * H), cf(5 * H), co(6 * H), ln_hh(7 * H), ln_c_w(11 * H), ln_c_b(12 * H), ln_ih(13 * H),
+        b_ih(17 * H), size(21 * H) {}
 };
 
 template <typename T> inline void accumulate(T* acc, int64_t j, int64_t n, const Vec<T>& v) {
@@ -259,12 +294,13 @@ std::vector<Tensor> backward_impl(const Tensor& dhs, const Tensor& dh_last, cons
     at::parallel_for(0, B, grain(H), [&](int64_t b0, int64_t b1) {
       TORCH_CHECK(at::get_thread_num() < partial.size(0), "rnnkit lstm_scan: unexpected thread number");
       T* acc = partial.data_ptr<T>() + at::get_thread_num() * at_.size;
-      std::vector<T> gates(6 * H);  // i, f, g, o, c' (row_gates), then d(LN(c') w + b)
+      std::vector<T> gates(10 * H);  // i, f, g, o, c' (row_gates); d(LN(c') w + b); da when normalized
       for (int64_t b = b0; b < b1; ++b) {
         const T *x = px + b * 4 * H, *gh = pgh + b * 4 * H, *c = pc + b * H;
         const T *dh_r = pdh + b * H, *dc_r = pdc + b * H;
-        T* da_r = pda + b * 4 * H;
-        const std::pair<T, T> ln_h = row_gates(x, gh, c, p, H, eps, gates.data());
+        // da: d(gate pre-activations); it is dgx itself unless the input part is normalized here
+        T* da_r = p.ln_ih ? gates.data() + 6 * H : pda + b * 4 * H;
+        const RowNorms<T> norms = row_gates(x, gh, c, p, H, eps, gates.data());
         const T *gi = gates.data(), *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H, *gcn = gi + 4 * H;
         T* dcl = gates.data() + 5 * H;
         const KeepRow<T> kh = keep_row<T>(keep_h, t, b), kc = keep_row<T>(keep_c, t, b);
@@ -332,22 +368,12 @@ std::vector<Tensor> backward_impl(const Tensor& dhs, const Tensor& dh_last, cons
           dcprev.store(pdc_prev + b * H + j, n);
           if (kh.p) (kh.at(j, n) * load(dh_r, j, n)).store(pdh_direct + b * H + j, n);
         }
-        if (p.ln_hh) {  // dgh = d LN(gh): rstd * (dn - mean(dn) - n * mean(dn * n)), dn = da * ln_hh_weight
-          const Vec<T> mean(ln_h.first), rstd(ln_h.second);
-          Vec<T> s1(0), s2(0);
-          for (int64_t j = 0; j < 4 * H; j += V) {
+        if (p.ln_hh) layer_norm_backward(da_r, gh, p.ln_hh, norms.gh, 4 * H, pdgh + b * 4 * H, acc + at_.ln_hh);
+        if (p.ln_ih) {
+          layer_norm_backward(da_r, x, p.ln_ih, norms.x, 4 * H, pda + b * 4 * H, acc + at_.ln_ih);
+          for (int64_t j = 0; p.b_ih && j < 4 * H; j += V) {
             const int64_t n = std::min(V, 4 * H - j);
-            const Vec<T> d = load(da_r, j, n), normalized = (load(gh, j, n) - mean) * rstd;
-            const Vec<T> dn = Vec<T>::set(Vec<T>(0), d * load(p.ln_hh, j, n), n);
-            accumulate(acc, at_.ln_hh + j, n, d * normalized);
-            s1 = s1 + dn;
-            s2 = s2 + dn * normalized;
-          }
-          const Vec<T> m1h(sum(s1) / (4 * H)), m2h(sum(s2) / (4 * H));
-          for (int64_t j = 0; j < 4 * H; j += V) {
-            const int64_t n = std::min(V, 4 * H - j);
-            const Vec<T> dn = load(da_r, j, n) * load(p.ln_hh, j, n);
-            (rstd * (dn - m1h - (load(gh, j, n) - mean) * rstd * m2h)).store(pdgh + b * 4 * H + j, n);
+            accumulate(acc, at_.b_ih + j, n, load(da_r, j, n));
           }
         }
       }
@@ -371,11 +397,12 @@ void check_inputs(const Tensor& gx, const Tensor& h0, const Tensor& c0) {
 std::vector<Tensor> lstm_scan_forward(const Tensor& gx, const Tensor& w, const Tensor& h0, const Tensor& c0,
                                       const OptTensor& bias_hh, const OptTensor& w_ci, const OptTensor& w_cf,
                                       const OptTensor& w_co, const OptTensor& ln_hh, const OptTensor& ln_c_w,
-                                      const OptTensor& ln_c_b, const OptTensor& keep_h, const OptTensor& keep_c,
+                                      const OptTensor& ln_c_b, const OptTensor& ln_ih, const OptTensor& b_ih,
+                                      const OptTensor& keep_h, const OptTensor& keep_c,
                                       const OptTensor& rec_mask, double eps, bool save) {
   check_inputs(gx, h0, c0);
   return AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "lstm_scan_forward", [&] {
-    const Params<scalar_t> p(bias_hh, w_ci, w_cf, w_co, ln_hh, ln_c_w, ln_c_b);
+    const Params<scalar_t> p(bias_hh, w_ci, w_cf, w_co, ln_hh, ln_c_w, ln_c_b, ln_ih, b_ih);
     return forward_impl<scalar_t>(gx, w, h0.contiguous(), c0.contiguous(), p, keep_h, keep_c, rec_mask, eps, save);
   });
 }
@@ -384,11 +411,12 @@ std::vector<Tensor> lstm_scan_backward(const OptTensor& dhs, const Tensor& dh_la
                                        const Tensor& gx, const Tensor& ghs, const Tensor& w_t, const Tensor& c0,
                                        const Tensor& cs, const OptTensor& bias_hh, const OptTensor& w_ci,
                                        const OptTensor& w_cf, const OptTensor& w_co, const OptTensor& ln_hh,
-                                       const OptTensor& ln_c_w, const OptTensor& ln_c_b, const OptTensor& keep_h,
+                                       const OptTensor& ln_c_w, const OptTensor& ln_c_b, const OptTensor& ln_ih,
+                                       const OptTensor& b_ih, const OptTensor& keep_h,
                                        const OptTensor& keep_c, const OptTensor& rec_mask, double eps) {
   check_inputs(gx, dh_last, c0);
   return AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "lstm_scan_backward", [&] {
-    const Params<scalar_t> p(bias_hh, w_ci, w_cf, w_co, ln_hh, ln_c_w, ln_c_b);
+    const Params<scalar_t> p(bias_hh, w_ci, w_cf, w_co, ln_hh, ln_c_w, ln_c_b, ln_ih, b_ih);
     return backward_impl<scalar_t>(dhs.has_value() ? dhs->contiguous() : Tensor(), dh_last.contiguous(),
                                    dc_last.contiguous(), gx, ghs, w_t, c0.contiguous(), cs, p, keep_h, keep_c,
                                    rec_mask, eps);
@@ -399,11 +427,12 @@ std::vector<Tensor> lstm_scan_backward(const OptTensor& dhs, const Tensor& dh_la
 
 TORCH_LIBRARY(rnnkit, m) {
   m.def("lstm_scan_forward(Tensor gx, Tensor w, Tensor h0, Tensor c0, Tensor? bias_hh, Tensor? w_ci, Tensor? w_cf, "
-        "Tensor? w_co, Tensor? ln_hh, Tensor? ln_c_w, Tensor? ln_c_b, Tensor? keep_h, Tensor? keep_c, "
-        "Tensor? rec_mask, float eps, bool save) -> Tensor[]",
+        "Tensor? w_co, Tensor? ln_hh, Tensor? ln_c_w, Tensor? ln_c_b, Tensor? ln_ih, Tensor? b_ih, Tensor? keep_h, "
+        "Tensor? keep_c, Tensor? rec_mask, float eps, bool save) -> Tensor[]",
         &lstm_scan_forward);
   m.def("lstm_scan_backward(Tensor? dhs, Tensor dh_last, Tensor dc_last, Tensor gx, Tensor ghs, Tensor w_t, "
         "Tensor c0, Tensor cs, Tensor? bias_hh, Tensor? w_ci, Tensor? w_cf, Tensor? w_co, Tensor? ln_hh, "
-        "Tensor? ln_c_w, Tensor? ln_c_b, Tensor? keep_h, Tensor? keep_c, Tensor? rec_mask, float eps) -> Tensor[]",
+        "Tensor? ln_c_w, Tensor? ln_c_b, Tensor? ln_ih, Tensor? b_ih, Tensor? keep_h, Tensor? keep_c, "
+        "Tensor? rec_mask, float eps) -> Tensor[]",
         &lstm_scan_backward);
 }

@@ -36,7 +36,8 @@ from ..cells.lstm import LN_EPS
 
 SOURCE = Path(__file__).with_name("lstm_scan.cpp")
 # the optional parameters, in the C++ ops' order, by their names in LSTMCell.core_params()
-PARAMETERS = ("bias_hh", "weight_ci", "weight_cf", "weight_co", "ln_hh_weight", "ln_cell_weight", "ln_cell_bias")
+PARAMETERS = ("bias_hh", "weight_ci", "weight_cf", "weight_co", "ln_hh_weight", "ln_cell_weight", "ln_cell_bias",
+              "ln_ih_weight", "bias_ih")
 _state = {"loaded": False, "error": None}
 
 
@@ -151,15 +152,28 @@ class _LSTMScan(torch.autograd.Function):
         dW = torch.addmm(dghs[0].t() @ h_first, dghs[1:].reshape(-1, G).t(), h_prev.reshape(-1, H))
         # the other parameters: sums over (t, b) the C++ loop accumulated, at these offsets (x H)
         offsets = {"bias_hh": (0, 4), "weight_ci": (4, 5), "weight_cf": (5, 6), "weight_co": (6, 7),
-                   "ln_hh_weight": (7, 11), "ln_cell_weight": (11, 12), "ln_cell_bias": (12, 13)}
+                   "ln_hh_weight": (7, 11), "ln_cell_weight": (11, 12), "ln_cell_bias": (12, 13),
+                   "ln_ih_weight": (13, 17), "bias_ih": (17, 21)}
         grads = [sums[offsets[name][0] * H:offsets[name][1] * H] if p is not None and need else None
                  for name, p, need in zip(PARAMETERS, params, ctx.needs_input_grad[7:])]
         return (da, dW, dh0, dc0, None, None, None, *grads)
 
 
+def project_input(cell, x: Tensor) -> tuple:
+    """x (T, B, D) -> (gx, the parameters the loop also needs). A layer-norm cell's input part is only
+    x W_ih^T here: the loop normalizes each row itself and adds b_ih (LN(x W_ih^T) * ln_ih_weight + b_ih,
+    as cell.project_input does), which saves a pass over (T, B, 4H) each way and its buffers."""
+    if not cell.layer_norm:
+        return cell.project_input(x), {}
+    extra = {"ln_ih_weight": cell.ln_ih_weight, **({"bias_ih": cell.bias_ih} if cell.bias else {})}
+    return onednn.linear(x, cell.weight_ih), extra
+
+
 def lstm_scan(gx: Tensor, W: Tensor, state: tuple, params: dict, rec_mask=None, keep=None):
     """layers/scan.py's scan for an LSTM cell without projection, in C++; the same arguments and
-    results: gx (T, B, 4H), W (4H, H), state (h, c) each (B, H) -> (hs (T, B, H), (h, c))."""
+    results: gx (T, B, 4H), W (4H, H), state (h, c) each (B, H) -> (hs (T, B, H), (h, c)), except that
+    ``params`` may hold ln_ih_weight (and bias_ih): then gx is x W_ih^T, normalized in the loop
+    (``project_input``)."""
     if gx.device.type != "cpu" or gx.dtype not in (torch.float32, torch.float64) or torch.is_autocast_enabled("cpu"):
         raise ValueError(f"the C++ LSTM scan runs on a CPU in float32 or float64 outside autocast, got {gx.dtype} "
                          f"on {gx.device}{' under autocast' if torch.is_autocast_enabled('cpu') else ''}")

@@ -257,12 +257,14 @@ class Recurrent(nn.Module):
         cfg, training = self.config, self.training
         B, T, _ = x.shape
         dtype = state[0].dtype
-        gx = cell.project_input(x.transpose(0, 1).contiguous()).to(dtype)  # (T, B, G): one matmul, steps contiguous
+        x = x.transpose(0, 1).contiguous()  # (T, B, D): each step's rows contiguous
+        # (T, B, G): the input part for all steps, one matmul
+        gx, extra = native.project_input(cell, x) if path == "native" else (cell.project_input(x).to(dtype), {})
         weight_hh = drop.drop_connect(cell.weight_hh, cfg.weight_dropout, training)  # one mask per call
         W = cell.recurrent_weight(weight_hh)
         rec_mask = drop.recurrent_mask(B, state[0].shape[-1], cfg.recurrent_dropout, gx) if training else None
         keep = self._keep(cell, T, B, valid, gx)
-        params = cell.core_params(weight_hh)
+        params = {**cell.core_params(weight_hh), **extra}
         if rec_mask is not None:
             params["recurrent_mask"] = rec_mask  # for cores that multiply h themselves (Cho's GRU)
         args = (cell.core, gx, W, state, params, rec_mask, keep)
