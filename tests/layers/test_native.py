@@ -75,6 +75,19 @@ def test_native_float32_equals_torch_lstm_with_the_same_weights():
     torch.testing.assert_close(grads, grads_ref)
 
 
+def test_native_saturates_as_torch_does():
+    """Pre-activations far outside exp's float range (|x| ~ 1e3): the loop's own exp clamps its input, so
+    the gates saturate to 0 and 1 exactly as torch.nn.LSTM's do, with no inf or NaN anywhere."""
+    torch.manual_seed(2)
+    reference = torch.nn.LSTM(3, 21, batch_first=True)
+    ours = Recurrent.from_torch(reference, backend="native")
+    x = torch.randn(4, 6, 3) * 1000
+    y, (h, c) = ours(x)
+    y_ref, (h_ref, c_ref) = reference(x)
+    assert torch.isfinite(y).all() and torch.isfinite(c).all()
+    torch.testing.assert_close((y, h, c), (y_ref, h_ref, c_ref))
+
+
 def test_several_threads_compute_what_one_does():
     """The batch rows are split over threads; each must get exactly its rows' result."""
     layer = LSTM(4, 37, layer_norm=True, peephole=True, zoneout=0.2, backend="native").double().train()

@@ -37,9 +37,31 @@ using at::Tensor;
 using OptTensor = std::optional<Tensor>;
 template <typename T> using Vec = at::vec::Vectorized<T>;
 
-template <typename T> inline Vec<T> sigmoid(const Vec<T>& x) { return Vec<T>(1) / (Vec<T>(1) + x.neg().exp()); }
+// exp: Sleef's (ATen's Vectorized::exp) for double; for float, inlined here: x = n ln2 + r with
+// |r| <= ln2 / 2 (Cody-Waite, ln2 in two parts), Cephes' expf polynomial for e^r, and 2^n written into
+// the exponent bits; within 1 ulp (1.18e-7 relative at most over [-87, 88.3], measured against
+// float64), like Sleef's, without its out-of-line call per vector. Peephole LSTM, H=256, 100 steps,
+// two alternations: forward loop 26.5-28.0 against 26.7-30.5 ms, backward 33.6-36.7 against 38.9-42.4.
+template <typename T> inline Vec<T> exp_(const Vec<T>& x) { return x.exp(); }
+template <> inline Vec<float> exp_(const Vec<float>& x_) {
+  using F = Vec<float>;
+  const F x = at::vec::clamp(x_, F(-87.3f), F(88.3f));  // 2^n stays a normal float
+  const F n = (x * F(1.44269504088896341f)).round();
+  F r = at::vec::fmadd(n, F(-0.693359375f), x);
+  r = at::vec::fmadd(n, F(2.12194440e-4f), r);
+  F p = F(1.9875691500e-4f);
+  p = at::vec::fmadd(p, r, F(1.3981999507e-3f));
+  p = at::vec::fmadd(p, r, F(8.3334519073e-3f));
+  p = at::vec::fmadd(p, r, F(4.1665795894e-2f));
+  p = at::vec::fmadd(p, r, F(1.6666665459e-1f));
+  p = at::vec::fmadd(p, r, F(5.0000001201e-1f));
+  p = at::vec::fmadd(p, r * r, r + F(1));
+  const Vec<int32_t> exponent = (at::vec::convert_to_int_of_same_size(n) + Vec<int32_t>(127)) << Vec<int32_t>(23);
+  return p * at::vec::cast<float>(exponent);
+}
+template <typename T> inline Vec<T> sigmoid(const Vec<T>& x) { return Vec<T>(1) / (Vec<T>(1) + exp_(x.neg())); }
 template <typename T> inline Vec<T> tanh_(const Vec<T>& x) {
-  return Vec<T>(2) / (Vec<T>(1) + (x * Vec<T>(-2)).exp()) - Vec<T>(1);
+  return Vec<T>(2) / (Vec<T>(1) + exp_(x * Vec<T>(-2))) - Vec<T>(1);
 }
 
 // x w^T: w is either a weight packed by mkldnn::_reorder_linear_weight (float32) or a dense (G, P) matrix.
