@@ -212,7 +212,7 @@ def test_zoneout_keep_masks():
     n = keep.numel()
     assert abs(keep.mean().item() - 0.3) < 5 * math.sqrt(0.3 * 0.7 / n)
     assert not torch.equal(keep[0], keep[1]), "a new draw at every step"
-    assert torch.equal(drop.zoneout_keep(T, 2, H, 0.3, False, torch.empty(0)), torch.full((T, 2, H), 0.3))
+    assert torch.equal(drop.zoneout_keep(T, 2, H, 0.3, False, torch.empty(0)), torch.full((T, 2, 1), 0.3))  # broadcasts
 
 
 @pytest.mark.parametrize("mode", ["lstm", "gru"])

@@ -41,7 +41,8 @@ def recurrent_mask(batch: int, size: int, p: float, like: Tensor):
 
 
 def zoneout_keep(steps: int, batch: int, size: int, z: float, training: bool, like: Tensor) -> Tensor:
-    """(T, B, size): 1 where a unit keeps its old value (training), or z everywhere (eval)."""
+    """Training: (T, B, size), 1 where a unit keeps its old value. Eval: (T, B, 1) of z, the same for
+    every unit (it broadcasts), instead of a (T, B, size) tensor filled on every call."""
     if training:  # uniform < z: the same Bernoulli(z) as bernoulli_, drawn in half the time on a CPU
         return (torch.rand(steps, batch, size, device=like.device) < z).to(like.dtype)
-    return like.new_full((steps, batch, size), z)
+    return like.new_full((steps, batch, 1), z)

@@ -59,7 +59,7 @@ def _flags() -> list:
     else:
         isa = []
     abi = f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}"
-    return ["-O3", "-shared", "-fPIC", "-std=c++20", "-w", abi, *isa,
+    return ["-O3", "-shared", "-fPIC", "-fopenmp", "-std=c++20", "-w", abi, *isa,
             *(f"-I{path}" for path in cpp_extension.include_paths())]
 
 
