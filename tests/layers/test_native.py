@@ -107,7 +107,7 @@ def test_several_threads_compute_what_one_does():
 
 def test_native_refuses_what_it_does_not_compute():
     layer = LSTM(3, 4, peephole=True, backend="native")
-    with pytest.raises(ValueError, match="CPU in float32 or float64 .*got torch.float16"):
+    with pytest.raises(ValueError, match="CPU in float32 or float64 .*torch.compile, got torch.float16"):
         layer.half()(torch.randn(2, 3, 3).half())
 
 
@@ -128,3 +128,16 @@ def test_kept_buffers_are_never_handed_out_while_in_use():
     grads = [torch.autograd.grad(y.square().sum(), [x, *fast.parameters()]) for y, x in zip(graphs, xs[1:])]
     ref_grads = [torch.autograd.grad(y.square().sum(), [x, *reference.parameters()]) for y, x in zip(expected[1:], xs[1:])]
     torch.testing.assert_close(grads, ref_grads)
+
+
+def test_a_model_inside_torch_compile_runs_the_traceable_scan():
+    """torch.compile traces the model: the C++ op (no fake-tensor kernel) and the private oneDNN product
+    (no inductor lowering) step aside for the compiled scan and F.linear; same results, both ways."""
+    torch.manual_seed(4)
+    layer = LSTM(4, 8, peephole=True, zoneout=0.2).eval()
+    assert layer.path == "native"
+    x = torch.randn(2, 5, 4, requires_grad=True)
+    y, _ = torch.compile(layer)(x)
+    y_eager, _ = layer(x)
+    torch.testing.assert_close(y, y_eager)
+    torch.testing.assert_close(torch.autograd.grad(y.sum(), x), torch.autograd.grad(y_eager.sum(), x))

@@ -24,8 +24,10 @@ ENABLED = (os.environ.get("RNNKIT_ONEDNN", "1") != "0" and torch.backends.mkldnn
 
 
 def usable(like: Tensor) -> bool:
+    """On a CPU in float32 outside autocast, and not while torch.compile traces the caller (inductor
+    cannot lower this private op: a model with a scan layer inside torch.compile uses F.linear)."""
     return (ENABLED and like.device.type == "cpu" and like.dtype == torch.float32
-            and not torch.is_autocast_enabled("cpu"))
+            and not torch.is_autocast_enabled("cpu") and not torch.compiler.is_compiling())
 
 
 def blocked(W: Tensor, rows: int):

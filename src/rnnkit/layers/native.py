@@ -112,9 +112,11 @@ def unavailable_reason() -> str:
 
 def applies(cell, like: Tensor) -> bool:
     """Whether this scan computes ``cell``'s step for inputs like ``like``: lstm_core without projection,
-    on a CPU, float32/float64, outside autocast."""
+    on a CPU, float32/float64, outside autocast, and not while torch.compile traces the model (the op
+    has no fake-tensor kernel; the compiled scan is traceable)."""
     return (getattr(cell, "num_gates", 0) == 4 and not cell.proj_size and like.device.type == "cpu"
-            and like.dtype in (torch.float32, torch.float64) and not torch.is_autocast_enabled("cpu"))
+            and like.dtype in (torch.float32, torch.float64) and not torch.is_autocast_enabled("cpu")
+            and not torch.compiler.is_compiling())
 
 
 def _weight(W: Tensor, rows: int):
@@ -174,9 +176,11 @@ def lstm_scan(gx: Tensor, W: Tensor, state: tuple, params: dict, rec_mask=None, 
     results: gx (T, B, 4H), W (4H, H), state (h, c) each (B, H) -> (hs (T, B, H), (h, c)), except that
     ``params`` may hold ln_ih_weight (and bias_ih): then gx is x W_ih^T, normalized in the loop
     (``project_input``)."""
-    if gx.device.type != "cpu" or gx.dtype not in (torch.float32, torch.float64) or torch.is_autocast_enabled("cpu"):
-        raise ValueError(f"the C++ LSTM scan runs on a CPU in float32 or float64 outside autocast, got {gx.dtype} "
-                         f"on {gx.device}{' under autocast' if torch.is_autocast_enabled('cpu') else ''}")
+    autocast, compiling = torch.is_autocast_enabled("cpu"), torch.compiler.is_compiling()
+    if gx.device.type != "cpu" or gx.dtype not in (torch.float32, torch.float64) or autocast or compiling:
+        raise ValueError(f"the C++ LSTM scan runs on a CPU in float32 or float64 outside autocast and torch.compile, "
+                         f"got {gx.dtype} on {gx.device}{' under autocast' if autocast else ''}"
+                         f"{' under torch.compile' if compiling else ''}")
     h0, c0 = (s.contiguous() for s in state)
     keep_h, keep_c = (None, None) if keep is None else (k.contiguous() for k in keep)
     values = [params.get(name) for name in PARAMETERS]

@@ -91,6 +91,8 @@ class Recurrent(nn.Module):
             return "fused"
         if backend == "auto" and self._native_fits() and native.available():
             return "native"
+        if torch.compiler.is_compiling():  # traced by an outer torch.compile: the scan is inlined there
+            return "compiled"
         if not compile_available():
             return "eager"
         cores = {step_functions(cell.core).compile_error for cell in self.cells}
