@@ -5,12 +5,12 @@ Where it runs (Recurrent.path == "native"): an LSTM without projection (peephole
 zoneout, recurrent dropout, DropConnect, lengths: every combination), on a CPU, in float32 or
 float64, outside autocast. Per step it makes the one product h W^T on oneDNN with W reordered once
 (cells/linear.py) and one pass of the step's equations over the batch rows, vectorized (ATen's
-Vectorized, as torch.compile's CPU kernels are); the backward walks the steps in reverse with the
+Vectorized, as torch.compile's CPU kernels are) and split over torch's threads; the backward walks the steps in reverse with the
 step's derivative written out (lstm_scan.cpp's header has the equations), and accumulates the other
 parameters' gradients (sums over (t, b)) on the way; W's is one product after the loop. A layer-norm
 cell's input pre-activations come in as x W_ih^T and are normalized in the loop (``project_input``).
 Measured on 2 cores (B=64, T=100, docs/benchmarks.md), against torch.nn.LSTM: the variants train in
-1.05-1.19x its time and run forward in 1.10-1.36x (the compiled scan: 1.24-1.41x and 1.30-1.72x).
+0.98-1.17x its time and run forward in 1.04-1.25x (the compiled scan: 1.24-1.41x and 1.30-1.72x).
 
 Building: the first use compiles lstm_scan.cpp against the installed torch with the C++ compiler
 torch.compile uses (g++, or $CXX), about 15 s, into a cache keyed by the source, torch's version and
