@@ -49,8 +49,10 @@ def _compiler():
 
 
 def _flags() -> list:
-    """Vector width as torch's own CPU kernels were dispatched on this machine (ATen's Vectorized
-    picks its implementation from these macros)."""
+    """The vector width torch's own CPU kernels were dispatched with on this machine (ATen's Vectorized
+    picks its implementation from these macros), and -fopenmp: ATen's parallel_for is inline OpenMP,
+    which without the flag runs on one thread. The libgomp it needs is torch's own (torch/lib is on
+    the library's rpath, and torch has loaded it already), so both share one thread pool."""
     capability = torch.backends.cpu.get_cpu_capability()
     if capability == "AVX512":
         isa = ["-mavx512f", "-mavx512dq", "-mavx512vl", "-mavx512bw", "-mfma", "-DCPU_CAPABILITY_AVX512"]

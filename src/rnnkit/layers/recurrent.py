@@ -100,7 +100,7 @@ class Recurrent(nn.Module):
 
     def _native_fits(self) -> bool:
         """The C++ scan computes this layer's cell here: an LSTM without projection whose parameters
-        are on a CPU in float32/float64, and autocast is off."""
+        are on a CPU in float32/float64, outside autocast and torch.compile (native.applies)."""
         return self.config.mode == "lstm" and native.applies(self.cells[0], self.cells[0].weight_hh)
 
     def explain(self) -> str:
@@ -126,8 +126,8 @@ class Recurrent(nn.Module):
                              + "): the scan runs eagerly, about 1.1x slower")
             if path == "native":
                 lines.append("scan in C++ (layers/lstm_scan.cpp): input projection hoisted as one matmul; "
-                             "per step one oneDNN matmul and one vectorized pass over the batch; weight "
-                             "gradients as matmuls and sums after the loop")
+                             "per step one oneDNN matmul and one vectorized pass over the batch, split over "
+                             "the threads; W_hh's gradient as one matmul after the loop")
             if path in ("compiled", "eager"):
                 lines.append("scan: input projection hoisted as one matmul, one recurrent matmul per "
                              "step, weight gradient as one matmul after the loop")
