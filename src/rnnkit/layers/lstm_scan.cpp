@@ -26,6 +26,7 @@
 #include <ATen/cpu/vec/vec.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <cmath>
 #include <deque>
 #include <mutex>
@@ -80,19 +81,40 @@ Tensor product(const Tensor& x, const Tensor& w) {
 // would keep them: a fresh one is page-faulted in again on every call, and on these machines that
 // cost more than the loop's own arithmetic (a layer-norm LSTM's backward at B=64, T=100, H=256: 64-84 ms
 // with a fresh (T, B, 4H) buffer per call, about 40 without). A kept buffer is handed out again only
-// when nothing else holds its storage (a saved tensor, a view, a gradient still in flight), so reuse
-// never overwrites live data. At most 16 are kept, the least recently made dropped first.
+// when nothing else holds it or its storage (a saved tensor, a view, a gradient still in flight), so
+// reuse never overwrites live data. When no free one fits, the free ones of other shapes are let go
+// before a new one is made, so shapes that change from call to call (batches of varying T) keep
+// nothing extra alive; at most 16 are kept.
+std::mutex kept_lock;
+std::deque<Tensor> kept;  // never handed out themselves: callers get a new tensor on the same storage
+
+// Free: no tensor but the kept one on its storage. (The kept tensor's own use count cannot tell: once
+// a tensor has been seen by Python, torch keeps its Python object alive as long as C++ holds it.)
+bool is_free(const Tensor& t) { return t.storage().use_count() == 1; }
+
+Tensor share_storage(const Tensor& t) {
+  Tensor out = at::empty({0}, t.options());
+  out.set_(t.storage(), 0, t.sizes(), t.strides());
+  return out;
+}
+
 Tensor buffer(at::IntArrayRef sizes, const at::TensorOptions& options) {
-  static std::mutex lock;
-  static std::deque<Tensor> kept;
-  std::lock_guard<std::mutex> guard(lock);
+  std::lock_guard<std::mutex> guard(kept_lock);
   for (const Tensor& t : kept) {
-    const bool free = t.use_count() == 1 && t.storage().use_count() == 1;  // no other handle, no view
-    if (free && t.sizes() == sizes && t.dtype() == options.dtype()) return t;
+    if (is_free(t) && t.sizes() == sizes && t.dtype() == options.dtype()) return share_storage(t);
   }
+  kept.erase(std::remove_if(kept.begin(), kept.end(), is_free), kept.end());
   if (kept.size() == 16) kept.pop_front();
   kept.push_back(at::empty(sizes, options));
-  return kept.back();
+  return share_storage(kept.back());
+}
+
+// Bytes held by the kept buffers that nothing else holds (for tests and memory accounting).
+int64_t kept_free_bytes() {
+  std::lock_guard<std::mutex> guard(kept_lock);
+  int64_t bytes = 0;
+  for (const Tensor& t : kept) bytes += is_free(t) ? t.nbytes() : 0;
+  return bytes;
 }
 
 template <typename T> const T* ptr(const OptTensor& t) { return t.has_value() ? t->data_ptr<T>() : nullptr; }
@@ -457,4 +479,5 @@ TORCH_LIBRARY(rnnkit, m) {
         "Tensor? ln_c_w, Tensor? ln_c_b, Tensor? ln_ih, Tensor? b_ih, Tensor? keep_h, Tensor? keep_c, "
         "Tensor? rec_mask, float eps) -> Tensor[]",
         &lstm_scan_backward);
+  m.def("kept_free_bytes() -> int", &kept_free_bytes);
 }
