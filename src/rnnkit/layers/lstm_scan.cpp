@@ -78,9 +78,10 @@ Tensor product(const Tensor& x, const Tensor& w) {
 }
 
 // The loop's large buffers ((T, B, 4H) and (T, B, H)), kept between calls as a caching allocator
-// would keep them: a fresh one is page-faulted in again on every call, and on these machines that
-// cost more than the loop's own arithmetic (a layer-norm LSTM's backward at B=64, T=100, H=256: 64-84 ms
-// with a fresh (T, B, 4H) buffer per call, about 40 without). A kept buffer is handed out again only
+// would keep them: a fresh one is page-faulted in again on every call (glibc hands freed memory back),
+// and on these virtual machines that costs as much as the loop's own arithmetic (a training step at
+// B=64, T=100, H=256: 16,000-35,000 page faults with fresh buffers, 25-960 with kept ones; torch.nn.LSTM
+// takes about 16,000). A kept buffer is handed out again only
 // when nothing else holds it or its storage (a saved tensor, a view, a gradient still in flight), so
 // reuse never overwrites live data. When no free one fits, the free ones of other shapes are let go
 // before a new one is made, so shapes that change from call to call (batches of varying T) keep

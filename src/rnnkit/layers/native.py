@@ -10,7 +10,7 @@ step's derivative written out (lstm_scan.cpp's header has the equations), and ac
 parameters' gradients (sums over (t, b)) on the way; W's is one product after the loop. A layer-norm
 cell's input pre-activations come in as x W_ih^T and are normalized in the loop (``project_input``).
 Measured on 2 cores (B=64, T=100, docs/benchmarks.md), against torch.nn.LSTM: the variants train in
-0.98-1.17x its time and run forward in 1.04-1.25x (the compiled scan: 1.24-1.41x and 1.30-1.72x).
+0.97-1.08x its time and run forward in 1.11-1.26x (the compiled scan: 1.24-1.41x and 1.30-1.72x).
 
 Building: the first use compiles lstm_scan.cpp against the installed torch with the C++ compiler
 torch.compile uses (g++, or $CXX), about 15 s, into a cache keyed by the source, torch's version and
