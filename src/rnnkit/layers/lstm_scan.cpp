@@ -6,8 +6,9 @@
 //   gh = (h * rec_mask) W^T                        one product (oneDNN with W pre-packed, else at::mm)
 //   (h, c) = keep-mix of lstm_core(gx_t, gh, (h, c))   one pass over the batch rows, in parallel
 // and the backward walks the steps in reverse with the hand-written derivative of that step:
-//   da  = d(gate pre-activations)   (written to dgx[t]; the other parameters' gradients, sums over
-//                                    (t, b), are accumulated on the way)
+//   da  = d(gate pre-activations)   (dgx[t] is da, through the input layer norm if the loop applies
+//                                    it; the other parameters' gradients, sums over (t, b), are
+//                                    accumulated on the way)
 //   dgh = da, through the layer norm of gh if any;   dh_{t-1} = dgh W (* rec_mask) + keep_h * dh_t
 //
 // Equations (lstm_core; rows of the stacked gates in order i, f, g, o; all elementwise over H):
