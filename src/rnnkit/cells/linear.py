@@ -34,7 +34,7 @@ def blocked(W: Tensor, rows: int):
     """W (G, P) reordered once into oneDNN's blocked layout for products x W^T with x of ``rows`` rows,
     or None where oneDNN is not ``usable`` (layers/native.py hands it to its C++ loop)."""
     global ENABLED
-    if not (ENABLED and usable(W)):
+    if not usable(W):
         return None
     try:
         return torch.ops.mkldnn._reorder_linear_weight(W.detach(), rows)

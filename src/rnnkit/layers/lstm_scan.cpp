@@ -340,40 +340,35 @@ std::vector<Tensor> backward_impl(const Tensor& dhs, const Tensor& dh_last, cons
     at::parallel_for(0, B, grain(H), [&](int64_t b0, int64_t b1) {
       TORCH_CHECK(at::get_thread_num() < partial.size(0), "rnnkit lstm_scan: unexpected thread number");
       T* acc = partial.data_ptr<T>() + at::get_thread_num() * at_.size;
-      std::vector<T> gates(10 * H);  // i, f, g, o, c' (row_gates); d(LN(c') w + b); da when normalized
+      // i, f, g, o, c' (row_gates); then, for a layer-norm cell: tanh of its normalized c', d of that
+      // normalized c' (w and b applied), d(c') through h; then da when the input part is normalized here
+      std::vector<T> scratch(12 * H);
       for (int64_t b = b0; b < b1; ++b) {
         const T *x = px + b * 4 * H, *gh = pgh + b * 4 * H, *c = pc + b * H;
         const T *dh_r = pdh + b * H, *dc_r = pdc + b * H;
+        T *tcs = scratch.data() + 5 * H, *dcl = scratch.data() + 6 * H, *dc_hs = scratch.data() + 7 * H;
         // da: d(gate pre-activations); it is dgx itself unless the input part is normalized here
-        T* da_r = p.ln_ih ? gates.data() + 6 * H : pda + b * 4 * H;
-        const RowNorms<T> norms = row_gates(x, gh, c, p, H, eps, gates.data());
-        const T *gi = gates.data(), *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H, *gcn = gi + 4 * H;
-        T* dcl = gates.data() + 5 * H;
+        T* da_r = p.ln_ih ? scratch.data() + 8 * H : pda + b * 4 * H;
+        const RowNorms<T> norms = row_gates(x, gh, c, p, H, eps, scratch.data());
+        const T *gi = scratch.data(), *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H, *gcn = gi + 4 * H;
         const KeepRow<T> kh = keep_row<T>(keep_h, t, b), kc = keep_row<T>(keep_c, t, b);
         // d(new h) and d(c') from outside the cell's own h path, per chunk
         auto dh_new = [&](int64_t j, int64_t n) {
           const Vec<T> d = load(dh_r, j, n);
           return kh.p ? (Vec<T>(1) - kh.at(j, n)) * d : d;
         };
-        std::pair<T, T> ln_c{0, 1};
-        T m1 = 0, m2 = 0;  // means over H of dcn and dcn * cn (layer norm of c' only)
-        if (p.ln_c_w) {
-          ln_c = moments(gcn, H, eps);
-          Vec<T> s1(0), s2(0);
+        if (p.ln_c_w) {  // d(c') through h passes the cell's layer norm: a whole row first
+          const std::pair<T, T> ln_c = moments(gcn, H, eps);
           for (int64_t j = 0; j < H; j += V) {
             const int64_t n = std::min(V, H - j);
             const Vec<T> cn = (load(gcn, j, n) - Vec<T>(ln_c.first)) * Vec<T>(ln_c.second);
             const Vec<T> tc = tanh_(cn * load(p.ln_c_w, j, n) + load(p.ln_c_b, j, n));
             const Vec<T> d = dh_new(j, n) * load(go, j, n) * (Vec<T>(1) - tc * tc);  // d(LN(c') w + b)
+            tc.store(tcs + j, n);
             d.store(dcl + j, n);
-            accumulate(acc, at_.ln_c_w + j, n, d * cn);
             accumulate(acc, at_.ln_c_b + j, n, d);
-            const Vec<T> dcn = Vec<T>::set(Vec<T>(0), d * load(p.ln_c_w, j, n), n);
-            s1 = s1 + dcn;
-            s2 = s2 + dcn * cn;
           }
-          m1 = sum(s1) / H;
-          m2 = sum(s2) / H;
+          layer_norm_backward(dcl, gcn, p.ln_c_w, ln_c, H, dc_hs, acc + at_.ln_c_w);
         }
         for (int64_t j = 0; j < H; j += V) {
           const int64_t n = std::min(V, H - j);
@@ -381,10 +376,8 @@ std::vector<Tensor> backward_impl(const Tensor& dhs, const Tensor& dh_last, cons
           const Vec<T> c_new = load(gcn, j, n), dhn = dh_new(j, n), d_c = load(dc_r, j, n);
           Vec<T> tc, dc_h;  // tanh of the (normalized) cell, and d(c') through h
           if (p.ln_c_w) {
-            const Vec<T> cn = (c_new - Vec<T>(ln_c.first)) * Vec<T>(ln_c.second);
-            tc = tanh_(cn * load(p.ln_c_w, j, n) + load(p.ln_c_b, j, n));
-            const Vec<T> dcn = load(dcl, j, n) * load(p.ln_c_w, j, n);
-            dc_h = Vec<T>(ln_c.second) * (dcn - Vec<T>(m1) - cn * Vec<T>(m2));
+            tc = load(tcs, j, n);
+            dc_h = load(dc_hs, j, n);
           } else {
             tc = tanh_(c_new);
             dc_h = dhn * o * (one - tc * tc);

@@ -36,8 +36,11 @@ from ..cells.lstm import LN_EPS
 
 SOURCE = Path(__file__).with_name("lstm_scan.cpp")
 # the optional parameters, in the C++ ops' order, by their names in LSTMCell.core_params()
-PARAMETERS = ("bias_hh", "weight_ci", "weight_cf", "weight_co", "ln_hh_weight", "ln_cell_weight", "ln_cell_bias",
-              "ln_ih_weight", "bias_ih")
+# and each one's width in units of H: the backward's accumulated sums are these, end to end (lstm_scan.cpp's
+# Offsets)
+WIDTHS = {"bias_hh": 4, "weight_ci": 1, "weight_cf": 1, "weight_co": 1, "ln_hh_weight": 4, "ln_cell_weight": 1,
+          "ln_cell_bias": 1, "ln_ih_weight": 4, "bias_ih": 4}
+PARAMETERS = tuple(WIDTHS)
 _state = {"loaded": False, "error": None}
 
 
@@ -154,12 +157,9 @@ class _LSTMScan(torch.autograd.Function):
         h_prev = hs[:-1] if rec_mask is None else hs[:-1] * rec_mask
         h_first = h0 if rec_mask is None else h0 * rec_mask
         dW = torch.addmm(dghs[0].t() @ h_first, dghs[1:].reshape(-1, G).t(), h_prev.reshape(-1, H))
-        # the other parameters: sums over (t, b) the C++ loop accumulated, at these offsets (x H)
-        offsets = {"bias_hh": (0, 4), "weight_ci": (4, 5), "weight_cf": (5, 6), "weight_co": (6, 7),
-                   "ln_hh_weight": (7, 11), "ln_cell_weight": (11, 12), "ln_cell_bias": (12, 13),
-                   "ln_ih_weight": (13, 17), "bias_ih": (17, 21)}
-        grads = [sums[offsets[name][0] * H:offsets[name][1] * H] if p is not None and need else None
-                 for name, p, need in zip(PARAMETERS, params, ctx.needs_input_grad[7:])]
+        # the other parameters: the sums over (t, b) the C++ loop accumulated, one after another
+        sums = sums.split([WIDTHS[name] * H for name in PARAMETERS])
+        grads = [g if p is not None and need else None for g, p, need in zip(sums, params, ctx.needs_input_grad[7:])]
         return (da, dW, dh0, dc0, None, None, None, *grads)
 
 

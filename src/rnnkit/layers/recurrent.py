@@ -101,7 +101,7 @@ class Recurrent(nn.Module):
     def _native_fits(self) -> bool:
         """The C++ scan computes this layer's cell here: an LSTM without projection whose parameters
         are on a CPU in float32/float64, outside autocast and torch.compile (native.applies)."""
-        return self.config.mode == "lstm" and native.applies(self.cells[0], self.cells[0].weight_hh)
+        return native.applies(self.cells[0], self.cells[0].weight_hh)
 
     def explain(self) -> str:
         """Which path this layer runs and why: a user should never be silently slow."""

@@ -105,12 +105,6 @@ def step_functions(core) -> _StepFunctions:
     return _FUNCTIONS[key]
 
 
-def step_product(W: Tensor, rows: int):
-    """The per-step product a -> a W^T, built once per scan: oneDNN's with W reordered once on a CPU
-    in float32 outside autocast (cells/linear.py), else F.linear (which autocast runs in low precision)."""
-    return onednn.packed(W, rows)
-
-
 def _forward_loop(step, gx, W, state, params, rec_mask, keep, save: bool):
     """The scan's forward. Returns h for every step (T, B, P), the final state parts and, if
     ``save``, what the backward needs: ghs (T, B, G_r) and per part the state entering each step."""
@@ -118,7 +112,9 @@ def _forward_loop(step, gx, W, state, params, rec_mask, keep, save: bool):
     no_amp = torch.autocast(gx.device.type, enabled=False) if amp else contextlib.nullcontext()
     keep_steps = zip(*(k.unbind(0) for k in keep)) if keep else itertools.repeat(None)
     hs, prev = [], []
-    multiply = step_product(W, gx.shape[1])  # h W^T
+    # h W^T: oneDNN with W reordered once on a CPU in float32 outside autocast (cells/linear.py), else
+    # F.linear (which autocast runs in low precision)
+    multiply = onednn.packed(W, gx.shape[1])
     ghs = gx.new_empty(gx.shape[0], gx.shape[1], W.shape[0]) if save else None  # (T, B, G_r), one buffer
     for t, (gx_t, keep_t) in enumerate(zip(gx.unbind(0), keep_steps)):
         if save:
@@ -159,7 +155,7 @@ class Scan(torch.autograd.Function):
         dstate = [torch.zeros_like(p[0]) if d is None else d for p, d in zip(prev, dfinal)]
         dgx, dghs = torch.empty_like(gx), torch.empty_like(ghs)
         dparams = {name: torch.zeros_like(p) for name, p in params.items()}
-        multiply = step_product(W.t().contiguous(), gx.shape[1])  # dgh W = dgh (W^T)^T
+        multiply = onednn.packed(W.t().contiguous(), gx.shape[1])  # dgh W = dgh (W^T)^T
         for t in range(T - 1, -1, -1):
             if dhs is not None:
                 dstate[0] = dstate[0] + dhs[t]
