@@ -1,4 +1,4 @@
-"""`rnnkit train classify | evaluate | predict | resume` end to end, in process, on tiny data: what a
+"""`rnnkit train classify | evaluate | predict` (resume: tests/test_tasks.py) end to end, in process, on tiny data: what a
 user types, what they get back, and the errors they see for bad input."""
 
 import csv
@@ -15,7 +15,6 @@ from rnnkit.tasks import classification
 from rnnkit.training import resolve
 from rnnkit.training.logs import read_metrics
 
-from .interrupt import assert_resume_repeats
 
 TINY = ["--set", "train.threads=1", "--set", "train.plot=false", "--set", "train.tensorboard=false",
         "--set", "model.hidden_size=12", "--set", "model.embedding_size=12", "--set", "data.batch_size=8",
@@ -168,18 +167,6 @@ def test_pretrained_vectors_set_the_embedding_size_and_stay_frozen(data, tmp_pat
     assert trained.config.model.embedding_size == 5
     index = trained.encoder.index
     torch.testing.assert_close(trained.model.embedding.weight[index["great"]], torch.tensor([1.0, 0, 0, 0, 0]))
-
-
-def test_resume_after_an_interruption_repeats_the_uninterrupted_run(data, tmp_path):
-    settings = {"data": {"train": data[0], "batch_size": 8, "min_count": 1},
-                "model": {"hidden_size": 8, "embedding_size": 8, "embedding_dropout": 0.1},
-                "train": {"max_steps": 12, "checkpoint_every": 4, "eval_every": 6, "threads": 1, "plot": False,
-                          "tensorboard": False, "keep": 5, "monitor": "accuracy"}}
-    config = resolve(classification.RunConfig, settings)
-    assert assert_resume_repeats(classification, config, str(tmp_path), stop=10).endswith("step-00000008")
-    losses = lambda d: [(r["step"], r["loss"]) for r in read_metrics(os.path.join(d, "metrics.jsonl"))  # noqa: E731
-                        if r["kind"] == "train"]
-    assert losses(str(tmp_path / "b")) == losses(str(tmp_path / "a"))
 
 
 def test_bpe_subwords_train_and_predict(data, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""`rnnkit train forecast | evaluate | forecast | resume` end to end, in process, on a small generated
+"""`rnnkit train forecast | evaluate | forecast` (resume: tests/test_tasks.py) end to end, in process, on a small generated
 hourly series with a daily cycle."""
 
 import csv
@@ -10,9 +10,7 @@ import pytest
 
 from rnnkit.cli import EXIT_BAD_INPUT, main
 from rnnkit.tasks import forecasting
-from rnnkit.training import resolve
 
-from .interrupt import assert_resume_repeats
 
 TINY = ["--set", "train.threads=1", "--set", "train.plot=false", "--set", "train.tensorboard=false",
         "--set", "model.hidden_size=16", "--set", "model.num_layers=1", "--set", "data.batch_size=16",
@@ -157,17 +155,6 @@ def test_autoregressive_model_trains_and_samples(tmp_path, capsys):
     capsys.readouterr()
     assert main(["forecast", out, "--data", data]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 4
-
-
-def test_resume_repeats_the_uninterrupted_run(tmp_path):
-    data = write_series(tmp_path / "s.csv", n=200)
-    config = resolve(forecasting.RunConfig, {
-        "data": {"train": data, "targets": ["load"], "past_covariates": ["wind"], "context": 12, "horizon": 4},
-        "model": {"hidden_size": 8, "num_layers": 1, "likelihood": "gaussian"},
-        "backtest": {"baselines": ["last"]},
-        "train": {"max_steps": 8, "checkpoint_every": 3, "eval_every": 4, "threads": 1, "plot": False,
-                  "tensorboard": False, "keep": 5}})
-    assert assert_resume_repeats(forecasting, config, str(tmp_path), stop=5).endswith("step-00000004")  # the evaluation at step 4 saved one
 
 
 def test_scaling_is_fitted_on_the_training_rows_only(run):

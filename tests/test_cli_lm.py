@@ -187,7 +187,7 @@ def test_an_existing_run_directory_is_not_overwritten_without_force(corpus, tmp_
 
 def test_loading_something_that_is_not_a_run_is_a_clear_error(tmp_path, capsys):
     assert main(["generate", str(tmp_path), "--prompt", "x"]) == EXIT_BAD_INPUT
-    assert "no checkpoint found" in capsys.readouterr().err
+    assert "not a run directory (no config.yaml) nor a checkpoint directory" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("verb, options", [

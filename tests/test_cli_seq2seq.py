@@ -1,4 +1,4 @@
-"""`rnnkit train seq2seq | evaluate | translate | resume` end to end, in process, on a made-up language
+"""`rnnkit train seq2seq | evaluate | translate` (resume: tests/test_tasks.py) end to end, in process, on a made-up language
 whose translation is a word-for-word dictionary read backwards: what a user types, what they get back,
 and the errors they see for bad input."""
 
@@ -12,11 +12,9 @@ import pytest
 
 from rnnkit.cli import EXIT_BAD_INPUT, main
 from rnnkit.tasks import decoding, seq2seq
-from rnnkit.training import resolve
 from rnnkit.training.bleu import corpus_scores
 from rnnkit.training.logs import read_metrics
 
-from .interrupt import assert_resume_repeats
 
 WORDS = "ka lo mi pu re sa ti vo".split()
 DICTIONARY = dict(zip(WORDS, "zebu wolk fin dra hoo sun tak mar".split()))
@@ -196,17 +194,5 @@ def test_bad_input_is_one_clear_error(run, files, tmp_path, capsys):
     assert main(["evaluate", str(other), "--source", files[2], "--target", files[3]]) == EXIT_BAD_INPUT
     assert "--source and --target: for sequence-to-sequence runs" in capsys.readouterr().err
     assert main(["translate", str(other)]) == EXIT_BAD_INPUT
-    assert "translate is for sequence-to-sequence runs" in capsys.readouterr().err
-
-
-def test_resume_after_an_interruption_repeats_the_uninterrupted_run(files, tmp_path):
-    settings = {"data": {"train_source": files[0], "train_target": files[1], "tokenizer": "word", "batch_size": 16,
-                         "max_train_pairs": 100},
-                "model": {"hidden_size": 8, "embedding_size": 8, "dropout": 0.2, "teacher_forcing": 0.8},
-                "train": {"max_steps": 12, "checkpoint_every": 4, "eval_every": 6, "threads": 1, "plot": False,
-                          "tensorboard": False, "keep": 5, "monitor": "bleu"}}
-    config = resolve(seq2seq.RunConfig, settings)
-    assert assert_resume_repeats(seq2seq, config, str(tmp_path), stop=10).endswith("step-00000008")
-    losses = lambda d: [(r["step"], r["loss"]) for r in read_metrics(os.path.join(d, "metrics.jsonl"))  # noqa: E731
-                        if r["kind"] == "train"]
-    assert losses(str(tmp_path / "b")) == losses(str(tmp_path / "a"))
+    assert "`rnnkit translate` is for sequence-to-sequence runs (rnnkit train seq2seq); for a 'classify' run, " \
+           "`rnnkit predict`" in capsys.readouterr().err

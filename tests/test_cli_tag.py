@@ -1,4 +1,4 @@
-"""`rnnkit train tag | evaluate | tag | resume` end to end, in process, on tiny generated CoNLL data."""
+"""`rnnkit train tag | evaluate | tag` (resume: tests/test_tasks.py) end to end, in process, on tiny generated CoNLL data."""
 
 import io
 import json
@@ -11,10 +11,8 @@ import torch
 from rnnkit.cli import EXIT_BAD_INPUT, main
 from rnnkit.data.schemes import convert, spans
 from rnnkit.tasks import tagging
-from rnnkit.training import resolve
 from rnnkit.training.logs import read_metrics
 
-from .interrupt import assert_resume_repeats
 
 TINY = ["--set", "train.threads=1", "--set", "train.plot=false", "--set", "train.tensorboard=false",
         "--set", "model.hidden_size=16", "--set", "model.word_embedding_size=16", "--set", "model.char_hidden_size=6",
@@ -134,18 +132,6 @@ def test_bad_input(run, tmp_path, capsys):
                  "--set", "data.max_length=20"]) == EXIT_BAD_INPUT
     assert "long.txt:3: a sentence of 30 tokens, longer than the limit of 20" in capsys.readouterr().err
     assert main(["tag", out, "--input", "conll"]) == EXIT_BAD_INPUT
-
-
-def test_resume_repeats_the_uninterrupted_run(run, tmp_path):
-    _, train, valid = run
-    config = resolve(tagging.RunConfig, {
-        "data": {"train": train, "valid": valid, "batch_size": 16},
-        "model": {"hidden_size": 8, "word_embedding_size": 8, "char_hidden_size": 4, "char_embedding_size": 4,
-                  "word_dropout": 0.1},
-        "train": {"max_steps": 8, "checkpoint_every": 3, "eval_every": 4, "threads": 1, "plot": False,
-                  "tensorboard": False, "keep": 5}})
-    checkpoint = assert_resume_repeats(tagging, config, str(tmp_path), stop=5)
-    assert checkpoint.endswith("step-00000004")  # the improved evaluation at step 4 was saved too
 
 
 def test_pretrained_vectors_and_json_lines(tmp_path, capsys):

@@ -51,7 +51,7 @@ def test_cudnn_reads_the_parameters_in_place(dropout, buffers):
     """After .cuda() the parameters are views of one buffer in cuDNN's layout, as torch.nn keeps them
     (one per layer when dropout between the layers makes them run a call each), so cuDNN does not copy
     them at every call; loading and optimizer steps keep them there."""
-    ours = Recurrent(RecurrentConfig("lstm", D, H, 2, bidirectional=True, dropout=dropout)).cuda()
+    ours = Recurrent(RecurrentConfig("lstm", input_size=D, hidden_size=H, num_layers=2, bidirectional=True, dropout=dropout)).cuda()
     storages = {p.untyped_storage().data_ptr() for p in ours.parameters()}
     assert len(storages) == buffers
     ours.load_state_dict({k: torch.randn_like(v) for k, v in ours.state_dict().items()})
@@ -71,7 +71,7 @@ def test_cudnn_reads_the_parameters_in_place(dropout, buffers):
 def test_between_layer_dropout_on_cuda_is_rnnkit_s_own(mode):
     """Training with dropout between layers on cuDNN: rnnkit draws the masks (not cuDNN, whose
     generator no checkpoint holds), so the fused path equals the reference path from the same seed."""
-    cfg = RecurrentConfig(mode, D, H, 3, bidirectional=True, dropout=0.4)
+    cfg = RecurrentConfig(mode, input_size=D, hidden_size=H, num_layers=3, bidirectional=True, dropout=0.4)
     fast, slow = Recurrent(cfg), Recurrent(RecurrentConfig(**{**cfg.__dict__, "backend": "reference"}))
     slow.load_state_dict(fast.state_dict())
     fast, slow = fast.double().cuda(), slow.double().cuda()
@@ -102,7 +102,7 @@ VARIANTS = {
 @pytest.mark.parametrize("name", VARIANTS)
 def test_compiled_scan_on_cuda_equals_the_reference_path(name, training):
     mode, options = VARIANTS[name]
-    cfg = RecurrentConfig(mode, D, H, 2, bidirectional=True, **options)
+    cfg = RecurrentConfig(mode, input_size=D, hidden_size=H, num_layers=2, bidirectional=True, **options)
     fast, slow = Recurrent(cfg), Recurrent(RecurrentConfig(**{**cfg.__dict__, "backend": "reference"}))
     randomize_layer_norm(fast)
     slow.load_state_dict(fast.state_dict())
@@ -122,7 +122,7 @@ def test_compiled_scan_on_cuda_equals_the_reference_path(name, training):
 
 @pytest.mark.parametrize("options", [{}, {"peephole": True}], ids=["fused", "compiled"])
 def test_bf16_autocast_on_cuda_is_close_to_float32(options):
-    layer = Recurrent(RecurrentConfig("lstm", 16, 32, 2, **options)).cuda()
+    layer = Recurrent(RecurrentConfig("lstm", input_size=16, hidden_size=32, num_layers=2, **options)).cuda()
     x = torch.randn(8, 20, 16, device="cuda")
     reference, _ = layer(x)
     with torch.autocast("cuda", dtype=torch.bfloat16):

@@ -3,7 +3,7 @@
 Each row times forward (eval, no grad) and forward+backward (train mode) of one configuration at
 batch 64, 100 steps, input size = hidden size, interleaving rnnkit and the torch.nn reference run by
 run and taking medians, so the ratio holds on a noisy shared machine. Variants are compared with the
-standard torch.nn layer of the same mode and size: the price of the variant, not of a like-for-like
+standard torch.nn layer of the same cell and size: the price of the variant, not of a like-for-like
 kernel. GFLOP/s counts the matrix products only (2*B*T*G*H*(D+P) per layer and direction forward,
 three times that forward+backward) and is set against a measured matrix-product ceiling.
 """
@@ -13,15 +13,12 @@ import time
 from dataclasses import asdict, dataclass
 
 import torch
-from torch import nn
 
 from .layers import Recurrent, RecurrentConfig
+from .layers.kinds import torch_twin
 
 BATCH, STEPS = 64, 100
-TORCH_MODULES = {"lstm": (nn.LSTM, {}), "gru": (nn.GRU, {}), "rnn_tanh": (nn.RNN, {"nonlinearity": "tanh"}),
-                 "rnn_relu": (nn.RNN, {"nonlinearity": "relu"})}
-GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
-# name -> (mode, RecurrentConfig options): the variants the fused kernels do not compute, plus
+# name -> (cell, RecurrentConfig options): the variants the fused kernels do not compute, plus
 # DropConnect, which they do.
 VARIANTS = {
     "lstm peephole": ("lstm", {"peephole": True}),
@@ -86,12 +83,11 @@ def _side_by_side(ours, reference, repeats: int) -> tuple:
     return statistics.median(ours_t), statistics.median(ref_t)
 
 
-def bench_layer(name: str, mode: str, hidden: int, layers: int, options: dict, repeats: int,
+def bench_layer(name: str, cell: str, hidden: int, layers: int, options: dict, repeats: int,
                 ceiling: float, device: str = "cpu") -> Row:
     torch.manual_seed(0)
-    module, kwargs = TORCH_MODULES[mode]
-    reference = module(hidden, hidden, layers, batch_first=True, **kwargs).to(device)
-    ours = Recurrent(RecurrentConfig(mode, hidden, hidden, layers, **options)).to(device)
+    reference = torch_twin(cell, hidden, hidden, layers).to(device)
+    ours = Recurrent(RecurrentConfig(cell, input_size=hidden, hidden_size=hidden, num_layers=layers, **options)).to(device)
     x = torch.randn(BATCH, STEPS, hidden, device=device, requires_grad=True)
 
     def forward(layer):
@@ -106,7 +102,7 @@ def bench_layer(name: str, mode: str, hidden: int, layers: int, options: dict, r
 
     fwd, fwd_ref = _side_by_side(lambda: forward(ours), lambda: forward(reference), repeats)
     tr, tr_ref = _side_by_side(lambda: train(ours), lambda: train(reference), repeats)
-    gates = GATES[mode]
+    gates = ours.cells[0].weight_ih.shape[0] // hidden  # G/H: 4 LSTM, 3 GRU, 1 RNN
     flops = 3 * 2 * BATCH * STEPS * gates * hidden * (hidden + hidden) * layers
     return Row(name, hidden, layers, ours.path, fwd * 1e3, fwd / fwd_ref, tr * 1e3, tr / tr_ref,
                flops / tr / 1e9, ceiling)
@@ -120,11 +116,11 @@ def cell_benchmark(quick: bool = False, progress=None, device: str = "cpu"):
     for hidden in hiddens:
         ceiling = matmul_ceiling(hidden, device=device)
         for layers in depths:
-            for mode in ("lstm", "gru", "rnn_tanh"):
+            for cell in ("lstm", "gru", "rnn_tanh"):
                 if progress:
-                    progress(f"{mode} H={hidden} L={layers}")
-                yield bench_layer(mode, mode, hidden, layers, {}, repeats, ceiling, device)
-        for name, (mode, options) in VARIANTS.items():
+                    progress(f"{cell} H={hidden} L={layers}")
+                yield bench_layer(cell, cell, hidden, layers, {}, repeats, ceiling, device)
+        for name, (cell, options) in VARIANTS.items():
             if progress:
                 progress(f"{name} H={hidden}")
-            yield bench_layer(name, mode, hidden, 1, options, repeats, ceiling, device)
+            yield bench_layer(name, cell, hidden, 1, options, repeats, ceiling, device)

@@ -22,7 +22,7 @@ CONFIGS = {
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
 def test_bfloat16_autocast(config, lengths):
     mode, options = config
-    layer = Recurrent(RecurrentConfig(mode, D, H, num_layers=2, **options)).eval()
+    layer = Recurrent(RecurrentConfig(mode, input_size=D, hidden_size=H, num_layers=2, **options)).eval()
     x = torch.randn(B, T, D)
     y32, final32 = layer(x, lengths=lengths)
 
@@ -48,7 +48,7 @@ def test_a_state_carried_under_autocast_goes_back_in(config):
     """Truncated BPTT under autocast: the fused kernel hands back a bfloat16 state; feeding it to the
     next chunk must work and equal feeding that state in float32."""
     mode, options = config
-    layer = Recurrent(RecurrentConfig(mode, D, H, num_layers=2, **options)).eval()
+    layer = Recurrent(RecurrentConfig(mode, input_size=D, hidden_size=H, num_layers=2, **options)).eval()
     first, second = torch.randn(B, T, D), torch.randn(B, T, D)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         _, state = layer(first)

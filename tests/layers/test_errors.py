@@ -56,9 +56,9 @@ def test_state_of_the_wrong_shape(lstm):
 
 def test_state_of_the_wrong_kind(lstm):
     x = torch.randn(B, T, D)
-    with pytest.raises(ValueError, match=r"state for mode='lstm' must be an LSTMState\(h, c\)"):
+    with pytest.raises(ValueError, match=r"state for cell='lstm' must be an LSTMState\(h, c\)"):
         lstm(x, torch.zeros(2, B, H))
-    with pytest.raises(ValueError, match="state for mode='gru' must be a tensor h"):
+    with pytest.raises(ValueError, match="state for cell='gru' must be a tensor h"):
         GRU(D, H)(x, LSTMState(torch.zeros(1, B, H), torch.zeros(1, B, H)))
     with pytest.raises(ValueError, match=r"state c has shape list"):
         lstm(x, LSTMState(torch.zeros(2, B, H), [0.0]))
@@ -72,7 +72,7 @@ def test_state_dtype_must_match_the_input(lstm):
 
 
 @pytest.mark.parametrize("fields, match", [
-    ({"mode": "transformer"}, r"RecurrentConfig.mode='transformer': expected one of \('lstm', 'gru'"),
+    ({"cell": "transformer"}, r"RecurrentConfig.cell='transformer': expected one of \('lstm', 'gru'"),
     ({"input_size": 0}, r"RecurrentConfig.input_size=0: expected an integer >= 1"),
     ({"hidden_size": 2.5}, r"RecurrentConfig.hidden_size=2.5: expected an integer >= 1"),
     ({"num_layers": True}, r"RecurrentConfig.num_layers=True: expected an integer >= 1"),
@@ -80,10 +80,13 @@ def test_state_dtype_must_match_the_input(lstm):
     ({"recurrent_dropout": -0.1}, r"RecurrentConfig.recurrent_dropout=-0.1: expected a number in \[0, 1\)"),
     ({"zoneout": 1.0}, r"RecurrentConfig.zoneout=1.0: expected a number in \[0, 1\)"),
     ({"weight_dropout": "0.5"}, r"RecurrentConfig.weight_dropout='0.5': expected a number in \[0, 1\)"),
-    ({"mode": "gru", "peephole": True}, r"RecurrentConfig.peephole=True: expected False: it applies to mode='lstm' only"),
-    ({"mode": "rnn_tanh", "zoneout_cell": 0.1}, r"RecurrentConfig.zoneout_cell=0.1: .* mode='lstm' only"),
-    ({"mode": "gru", "proj_size": 2}, r"RecurrentConfig.proj_size=2: .* mode='lstm' only"),
-    ({"reset_after": False}, r"RecurrentConfig.reset_after=False: expected True: it applies to mode='gru' only"),
+    ({"cell": "gru", "peephole": True}, r"RecurrentConfig.peephole=True: expected False: it applies to cell='lstm' only"),
+    ({"cell": "rnn_tanh", "zoneout_cell": 0.1}, r"RecurrentConfig.zoneout_cell=0.1: .* cell='lstm' only"),
+    ({"cell": "gru", "proj_size": 2}, r"RecurrentConfig.proj_size=2: .* cell='lstm' only"),
+    ({"reset_after": False}, r"RecurrentConfig.reset_after=False: expected True: it applies to cell='gru' only"),
+    ({"forget_bias": float("nan")}, r"RecurrentConfig.forget_bias=nan: expected a finite number, or null"),
+    ({"forget_bias": 1.0, "bias": False}, r"RecurrentConfig.forget_bias=1.0: expected null: it sets a bias"),
+    ({"bidirectional": 1}, r"RecurrentConfig.bidirectional=1: expected true or false"),
     ({"proj_size": H}, r"RecurrentConfig.proj_size=4: expected an integer in \[0, hidden_size=4\)"),
     ({"proj_size": -1}, r"RecurrentConfig.proj_size=-1: expected an integer in \[0, hidden_size=4\)"),
     ({"init": "he"}, r"RecurrentConfig.init='he': expected one of \('torch', 'keras'\)"),
@@ -91,7 +94,7 @@ def test_state_dtype_must_match_the_input(lstm):
 ], ids=lambda v: "-".join(f"{k}={v[k]}" for k in v) if isinstance(v, dict) else "")
 def test_invalid_config(fields, match):
     with pytest.raises(ValueError, match=match):
-        RecurrentConfig(**{"mode": "lstm", "input_size": D, "hidden_size": H, **fields})
+        RecurrentConfig(**{"cell": "lstm", "input_size": D, "hidden_size": H, **fields})
 
 
 @pytest.mark.parametrize("options, reason", [
@@ -101,14 +104,21 @@ def test_invalid_config(fields, match):
     ({"recurrent_dropout": 0.1}, "recurrent dropout masks h inside the time loop"),
 ])
 def test_fused_backend_that_cannot_be_fused(options, reason):
-    with pytest.raises(ValueError, match=f"backend='fused' is impossible: {reason}"):
+    with pytest.raises(ValueError, match=f"RecurrentConfig.backend='fused' is impossible: {reason}"):
         LSTM(D, H, backend="fused", **options)
     with pytest.raises(ValueError, match="the original GRU form"):
         GRU(D, H, backend="fused", reset_after=False)
 
 
+def test_native_backend_where_there_is_no_cpp_scan():
+    with pytest.raises(ValueError, match="backend='native' is impossible: there is no C\\+\\+ scan for cell='gru'"):
+        GRU(D, H, backend="native")
+    with pytest.raises(ValueError, match="backend='native' is impossible: the C\\+\\+ scan has no projection"):
+        LSTM(D, H, backend="native", proj_size=2)
+
+
 def test_config_is_frozen():
-    cfg = RecurrentConfig("lstm", D, H)
+    cfg = RecurrentConfig("lstm", input_size=D, hidden_size=H)
     with pytest.raises(AttributeError):
         cfg.hidden_size = 8
 
@@ -126,9 +136,9 @@ def test_step_needs_one_step():
 def test_rnn_nonlinearity():
     with pytest.raises(ValueError, match="nonlinearity='sigmoid': expected 'tanh' or 'relu'"):
         RNN(D, H, nonlinearity="sigmoid")
-    assert RNN(D, H, nonlinearity="relu").config.mode == "rnn_relu"
+    assert RNN(D, H, nonlinearity="relu").config.cell == "rnn_relu"
 
 
 def test_recurrent_needs_a_config():
-    layer = Recurrent(RecurrentConfig("gru", D, H))
+    layer = Recurrent(RecurrentConfig("gru", input_size=D, hidden_size=H))
     assert layer(torch.randn(B, T, D))[0].shape == (B, T, H)

@@ -37,7 +37,7 @@ LAYOUTS = {"L1 uni": (1, False), "L2 bi": (2, True)}
 
 def twins(mode, options, backends, num_layers=1, bidirectional=False):
     """One float64 layer per backend, all with the same weights."""
-    cfg = RecurrentConfig(mode, D, H, num_layers, bidirectional=bidirectional, **options)
+    cfg = RecurrentConfig(mode, input_size=D, hidden_size=H, num_layers=num_layers, bidirectional=bidirectional, **options)
     layers = [Recurrent(replace(cfg, backend=backend)) for backend in backends]
     randomize_layer_norm(layers[0])
     for layer in layers[1:]:

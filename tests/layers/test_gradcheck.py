@@ -48,7 +48,7 @@ def gradcheck_layer(layer, lengths):
 def test_eager_scan_gradcheck(variant, layout):
     mode, options = variant
     num_layers, bidirectional, lengths = layout
-    layer = Recurrent(RecurrentConfig(mode, D, H, num_layers, bidirectional=bidirectional, backend="eager", **options))
+    layer = Recurrent(RecurrentConfig(mode, input_size=D, hidden_size=H, num_layers=num_layers, bidirectional=bidirectional, backend="eager", **options))
     randomize_layer_norm(layer)
     assert layer.path == "eager"
     gradcheck_layer(layer.double(), lengths)
@@ -56,6 +56,6 @@ def test_eager_scan_gradcheck(variant, layout):
 
 @pytest.mark.parametrize("mode", ["lstm", "gru"])
 def test_fused_gradcheck(mode):
-    layer = Recurrent(RecurrentConfig(mode, D, H, bidirectional=True, proj_size=2 if mode == "lstm" else 0))
+    layer = Recurrent(RecurrentConfig(mode, input_size=D, hidden_size=H, bidirectional=True, proj_size=2 if mode == "lstm" else 0))
     assert layer.path == "fused"
     gradcheck_layer(layer.double(), [3, 1])

@@ -24,7 +24,7 @@ CONFIGS = {
 
 
 def make(mode, options, bidirectional, num_layers=2):
-    layer = Recurrent(RecurrentConfig(mode, D, H, num_layers, bidirectional=bidirectional, **options)).double().eval()
+    layer = Recurrent(RecurrentConfig(mode, input_size=D, hidden_size=H, num_layers=num_layers, bidirectional=bidirectional, **options)).double().eval()
     assert layer.path == options.get("backend", "fused")
     return layer
 

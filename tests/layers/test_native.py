@@ -56,7 +56,7 @@ GRADCHECK = {
 
 @pytest.mark.parametrize("options", GRADCHECK.values(), ids=GRADCHECK.keys())
 def test_native_gradcheck(options):
-    layer = Recurrent(RecurrentConfig("lstm", 2, 3, bidirectional=True, backend="native", **options))
+    layer = Recurrent(RecurrentConfig("lstm", input_size=2, hidden_size=3, bidirectional=True, backend="native", **options))
     randomize_layer_norm(layer)
     gradcheck_layer(layer.double(), [3, 1])
 

@@ -2,10 +2,13 @@
 applies; RNNKIT_COMPILE=0 and a missing compiler fall back to the eager scan; a failing torch.compile falls back with a warning; the scan's no-grad
 inference loop equals its autograd forward."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
 import rnnkit.layers.native as native_module
+import rnnkit.layers.paths as paths
 import rnnkit.layers.scan as scan_module
 from rnnkit import GRU, LSTM, Recurrent, RecurrentConfig
 from rnnkit.cells.state import as_parts
@@ -37,7 +40,7 @@ BLOCKED = {
 
 
 def layer(mode, options):
-    return Recurrent(RecurrentConfig(mode, D, H, **options))
+    return Recurrent(RecurrentConfig(mode, input_size=D, hidden_size=H, **options))
 
 
 @pytest.mark.parametrize("config", FUSABLE.values(), ids=FUSABLE.keys())
@@ -46,7 +49,7 @@ def test_plain_configurations_are_fused(config):
     assert fused.path == "fused"
     explanation = fused.explain()
     assert explanation.startswith("path: fused")
-    assert f"torch._VF.{fused.config.mode}" in explanation
+    assert f"torch._VF.{fused.config.cell}" in explanation
 
 
 @pytest.fixture
@@ -115,14 +118,40 @@ def test_lstm_variants_run_the_cpp_scan_and_say_why(config):
     assert layer(mode, {**options, "proj_size": 2}).path != "native", "projection is not in the C++ scan"
 
 
-def test_the_cpp_scan_applies_to_cpu_float_lstms_without_projection():
-    peephole = layer("lstm", {"peephole": True}).cells[0]
-    assert native_module.applies(peephole, torch.zeros(1))
-    assert native_module.applies(peephole, torch.zeros(1, dtype=torch.float64))
-    assert not native_module.applies(peephole, torch.zeros(1, dtype=torch.float16))
-    assert not native_module.applies(peephole, torch.zeros(1, device="meta")), "CPU only"
-    assert not native_module.applies(layer("lstm", {"peephole": True, "proj_size": 2}).cells[0], torch.zeros(1))
-    assert not native_module.applies(layer("gru", {"reset_after": False}).cells[0], torch.zeros(1))
+def surroundings(**changes):
+    """What paths.choose reads besides the config, as plain values: no build, no compiler asked."""
+    facts = {"device": "cpu", "dtype": torch.float32, "autocast": False, "tracing": False, "native_ready": True,
+             "native_problem": "", "compile_problem": None}
+    return SimpleNamespace(**{**facts, **changes})
+
+
+@pytest.mark.parametrize("where, path, reason", [
+    ({}, "native", None),
+    ({"dtype": torch.float64}, "native", None),
+    ({"dtype": torch.float16}, "compiled", None),
+    ({"device": "cuda"}, "compiled", None),
+    ({"autocast": True}, "compiled", None),
+    ({"tracing": True}, "compiled", "traced by an outer torch.compile"),
+    ({"native_ready": False, "native_problem": "boom"}, "compiled", "the C++ scan is unavailable (boom)"),
+    ({"device": "cuda", "compile_problem": "no C++ compiler"}, "eager", "torch.compile is unavailable (no C++"),
+])
+def test_the_choice_is_a_function_of_config_and_surroundings(where, path, reason):
+    config = RecurrentConfig("lstm", input_size=D, hidden_size=H, peephole=True)
+    choice = paths.choose(config, surroundings(**where))
+    assert choice.path == path
+    assert "not fused because peephole connections are not in torch's fused LSTM kernel" in choice.reasons
+    assert reason is None or any(reason in line for line in choice.reasons), choice.reasons
+    projected = RecurrentConfig("lstm", input_size=D, hidden_size=H, peephole=True, proj_size=2)
+    assert paths.choose(projected, surroundings(**where)).path != "native", "no projection in the C++ scan"
+    assert paths.choose(RecurrentConfig("lstm", input_size=D, hidden_size=H), surroundings(**where)).path == "fused"
+
+
+@pytest.mark.parametrize("config", [*FUSABLE.values(), *((m, o) for m, o, _ in BLOCKED.values())],
+                         ids=[*FUSABLE, *BLOCKED])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_path_and_explain_agree(config, dtype):
+    built = layer(*config).to(dtype)
+    assert built.explain().splitlines()[0] == f"path: {built.path}"
 
 
 def test_an_unavailable_cpp_scan_falls_back_and_says_why(monkeypatch):
@@ -149,7 +178,8 @@ def test_a_failing_build_is_reported_once_and_leaves_no_library(monkeypatch, tmp
 @pytest.mark.parametrize("config", [("gru", {"reset_after": False}), ("lstm", {"peephole": True, "proj_size": 2})])
 def test_backend_native_is_refused_where_it_does_not_apply(config):
     mode, options = config
-    with pytest.raises(ValueError, match="backend='native' is an LSTM's without projection"):
+    with pytest.raises(ValueError, match="backend='native' is impossible: (there is no C.. scan for cell='gru'|"
+                                         "the C.. scan has no projection)"):
         layer(mode, {**options, "backend": "native"})
 
 

@@ -44,7 +44,7 @@ def pair(mode, options, num_layers, bidirectional, backend):
 def compare(theirs, ours, given_state, lengths):
     x = torch.randn(B, T, D, dtype=torch.float64)
     state = random_state(ours, B) if given_state else []
-    lstm = ours.config.mode == "lstm"
+    lstm = ours.config.cell == "lstm"
 
     def ours_fn(x, *state):
         state = (LSTMState(*state) if lstm else state[0]) if state else None
@@ -80,9 +80,9 @@ def test_compiled_equals_torch_nn(mode):
 def test_from_torch_copies_configuration():
     theirs = nn.LSTM(D, H, 2, bias=False, batch_first=True, bidirectional=True, proj_size=2, dropout=0.25)
     cfg = Recurrent.from_torch(theirs).config
-    assert (cfg.mode, cfg.input_size, cfg.hidden_size, cfg.num_layers, cfg.bias, cfg.bidirectional, cfg.proj_size,
+    assert (cfg.cell, cfg.input_size, cfg.hidden_size, cfg.num_layers, cfg.bias, cfg.bidirectional, cfg.proj_size,
             cfg.dropout) == ("lstm", D, H, 2, False, True, 2, 0.25)
-    assert Recurrent.from_torch(nn.RNN(D, H, nonlinearity="relu")).config.mode == "rnn_relu"
+    assert Recurrent.from_torch(nn.RNN(D, H, nonlinearity="relu")).config.cell == "rnn_relu"
 
 
 def test_inter_layer_dropout_is_off_in_eval_like_torch():

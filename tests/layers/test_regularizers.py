@@ -28,9 +28,9 @@ def test_eval_mode_turns_every_dropout_off(mode, backend, variational):
     options = {**ALL_DROPOUTS, "variational": variational}
     if backend == "eager":
         options["recurrent_dropout"] = 0.5
-    cfg = RecurrentConfig(mode, D, H, 2, bidirectional=True, backend=backend, **options)
+    cfg = RecurrentConfig(mode, input_size=D, hidden_size=H, num_layers=2, bidirectional=True, backend=backend, **options)
     regularized = Recurrent(cfg).double().eval()
-    plain = Recurrent(RecurrentConfig(mode, D, H, 2, bidirectional=True, backend=backend)).double().eval()
+    plain = Recurrent(RecurrentConfig(mode, input_size=D, hidden_size=H, num_layers=2, bidirectional=True, backend=backend)).double().eval()
     plain.load_state_dict(regularized.state_dict())
     x = torch.randn(B, T, D, dtype=f64)
     for lengths in (None, [7, 2, 5, 1]):
@@ -61,7 +61,7 @@ def zoneout_by_hand(cell, x, state, z_h, z_c):
                          ids=["lstm", "lstm proj cell only", "lstm peephole h only", "gru", "gru cho", "rnn_relu"])
 def test_eval_zoneout_is_the_expectation_by_hand(config, backend):
     mode, z_h, z_c, options = config
-    layer = Recurrent(RecurrentConfig(mode, D, H, zoneout=z_h, zoneout_cell=z_c, backend=backend, **options))
+    layer = Recurrent(RecurrentConfig(mode, input_size=D, hidden_size=H, zoneout=z_h, zoneout_cell=z_c, backend=backend, **options))
     layer = layer.double().eval()
     x = torch.randn(B, T, D, dtype=f64)
     initial = random_state(layer, B)
@@ -98,7 +98,7 @@ def test_sequence_dropout_is_the_identity_in_eval_mode_or_at_zero(locked):
 @pytest.mark.parametrize("backend", ["auto", "eager"])
 def test_layer_input_dropout_locks_its_mask_when_variational(variational, backend):
     """A dropped input unit gets no gradient; locked means the same units at every step."""
-    layer = Recurrent(RecurrentConfig("lstm", D, H, input_dropout=0.5, variational=variational, backend=backend)).train()
+    layer = Recurrent(RecurrentConfig("lstm", input_size=D, hidden_size=H, input_dropout=0.5, variational=variational, backend=backend)).train()
     x = torch.randn(B, T, D, requires_grad=True)
     layer(x)[0].sum().backward()
     dropped = x.grad == 0  # (B, T, D)
@@ -117,7 +117,7 @@ def test_recurrent_mask():
 
 def recurrent_weight_gradient(mode, options, train=True):
     """weight_hh.grad of a one-row batch (B=1), so that a dropped unit of h is dropped for the whole row."""
-    layer = Recurrent(RecurrentConfig(mode, D, H, backend="eager", **options)).double().train(train)
+    layer = Recurrent(RecurrentConfig(mode, input_size=D, hidden_size=H, backend="eager", **options)).double().train(train)
     layer(torch.randn(1, T, D, dtype=f64))[0].sum().backward()
     return layer.cells[0].weight_hh.grad  # (G*H, H)
 
@@ -142,7 +142,7 @@ def test_recurrent_dropout_reaches_the_cho_gru_candidate():
 
 @pytest.mark.parametrize("mode", ["lstm", "gru"])
 def test_recurrent_dropout_acts_in_train_mode_only(mode):
-    cfg = RecurrentConfig(mode, D, H, recurrent_dropout=0.5)
+    cfg = RecurrentConfig(mode, input_size=D, hidden_size=H, recurrent_dropout=0.5)
     with_dropout = Recurrent(replace(cfg, backend="eager")).train()
     without = Recurrent(replace(cfg, recurrent_dropout=0.0)).train()
     without.load_state_dict(with_dropout.state_dict())
@@ -171,7 +171,7 @@ def test_drop_connect_masks_a_fraction_p_and_passes_gradients_to_the_raw_weight(
 
 def weight_gradient_zero_fraction(mode, backend, p, rows=slice(None), **options):
     """Fraction of exactly-zero entries in weight_hh.grad (rows ``rows``) after one train-mode run."""
-    layer = Recurrent(RecurrentConfig(mode, D, H, weight_dropout=p, backend=backend, **options)).train()
+    layer = Recurrent(RecurrentConfig(mode, input_size=D, hidden_size=H, weight_dropout=p, backend=backend, **options)).train()
     layer(torch.randn(B, T, D))[0].sum().backward()
     weight_hh = layer.cells[0].weight_hh
     assert isinstance(weight_hh, nn.Parameter), "DropConnect must not replace the parameter"
@@ -190,7 +190,7 @@ def test_drop_connect_is_one_mask_per_forward_call(mode, backend):
 
 
 def test_drop_connect_draws_a_new_mask_each_call():
-    layer = Recurrent(RecurrentConfig("lstm", D, H, weight_dropout=0.5)).train()
+    layer = Recurrent(RecurrentConfig("lstm", input_size=D, hidden_size=H, weight_dropout=0.5)).train()
     assert layer.path == "fused"
     x = torch.randn(B, T, D)
     assert not torch.allclose(layer(x)[0], layer(x)[0])
@@ -222,7 +222,7 @@ def test_train_zoneout_keeps_each_unit_with_probability_z(mode):
     deviations. Eval mode gives that expectation exactly."""
     n_rows, z_h, z_c = 4000, 0.3, 0.6
     options = {"zoneout": z_h, **({"zoneout_cell": z_c} if mode == "lstm" else {})}
-    layer = Recurrent(RecurrentConfig(mode, D, H, backend="eager", **options)).double()
+    layer = Recurrent(RecurrentConfig(mode, input_size=D, hidden_size=H, backend="eager", **options)).double()
     x = torch.randn(1, 1, D, dtype=f64).expand(n_rows, 1, D)
     old = tuple(p.expand(1, n_rows, H) for p in random_state(layer, 1))
     new = as_parts(layer.cells[0](x[:1, 0], from_parts(tuple(p[0, :1] for p in old))))  # (1, H) each

@@ -6,14 +6,13 @@ import torch
 
 from rnnkit import LSTMState, Recurrent, RecurrentConfig
 from rnnkit.cells.state import as_parts, from_parts
+from rnnkit.layers import KINDS
 from tests.reference import random_state, randomize_layer_norm
 
 B, T, D, H = 3, 7, 3, 4
 CONFIGS = {
-    "lstm fused": ("lstm", {}),
+    **{cell: (cell, {}) for cell in KINDS},  # every kind of cell (layers/kinds.py), on its own path
     "lstm proj fused": ("lstm", {"proj_size": 2}),
-    "gru fused": ("gru", {}),
-    "rnn_tanh fused": ("rnn_tanh", {}),
     "lstm peephole+layer_norm+zoneout eager": ("lstm", {"peephole": True, "layer_norm": True, "zoneout": 0.2,
                                                         "zoneout_cell": 0.3, "backend": "eager"}),
     "gru cho eager": ("gru", {"reset_after": False, "backend": "eager"}),
@@ -22,7 +21,7 @@ CONFIGS = {
 
 
 def make(mode, options, num_layers=2):
-    layer = Recurrent(RecurrentConfig(mode, D, H, num_layers, **options))
+    layer = Recurrent(RecurrentConfig(mode, input_size=D, hidden_size=H, num_layers=num_layers, **options))
     randomize_layer_norm(layer)
     return layer.double().eval()
 

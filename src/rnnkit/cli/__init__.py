@@ -7,6 +7,7 @@ Exit codes: 0 done, 1 bad input (file, config, checkpoint: the message says whic
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -14,43 +15,58 @@ from .. import __version__
 from . import bench as bench_verb
 from . import classify, forecast, lm, training, translate
 from . import tag as tag_verb
-from .common import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, error
+from ..tasks import TASKS
+from .common import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, error, note
+from .flags import add_task_flags
 
 __all__ = ["main", "build_parser", "EXIT_BAD_INPUT", "EXIT_DIVERGED", "EXIT_INTERRUPTED"]
 
 
 def evaluate_run(args) -> int:
-    """`rnnkit evaluate`: the run's task decides what is measured."""
+    """`rnnkit evaluate`: the run's task measures it (its ``evaluate``, tasks/contract.py)."""
+    from ..data import DataError
+    from ..tasks import TASKS
     from ..tasks.runs import run_task
     from ..training.checkpoint import CheckpointError
+    from .flags import task_values
 
     try:
         kind = run_task(args.run_dir)
-    except (CheckpointError, FileNotFoundError) as problem:
+        if kind not in TASKS:
+            return error(f"{args.run_dir}: a run of task {kind!r}, which this rnnkit does not know")
+        options, foreign = task_values(args, kind, "EVALUATE_FLAGS")
+        if foreign:
+            owners = sorted({TASKS[t].RUNS for tasks in foreign.values() for t in tasks})
+            return error(f"{' and '.join(foreign)}: for {' or '.join(owners)} runs; {args.run_dir} is a {kind!r} run")
+        report = TASKS[kind].evaluate(args.run_dir, args.checkpoint, args.data, args.batch_size, **options)
+    except (DataError, CheckpointError, FileNotFoundError, ValueError) as problem:
         return error(str(problem))
-    if kind == "seq2seq":
-        return translate.evaluate_seq2seq(args)
-    seq2seq_options = (("--source", args.source), ("--target", args.target), ("--greedy", args.greedy),
-                       ("--beam-size", args.beam_size is not None))
-    given = [flag for flag, value in seq2seq_options if value]
-    if given:
-        return error(f"{' and '.join(given)}: for sequence-to-sequence runs; {args.run_dir} is a {kind!r} run "
-                     "(give its data with --data FILE)")
-    if not args.data:
-        return error(f"--data FILE is needed: the data to evaluate the {kind!r} run {args.run_dir} on")
-    if kind == "classify":
-        return classify.evaluate_classifier(args)
-    if kind == "tag":
-        return tag_verb.evaluate_tagger(args)
-    if kind == "forecast":
-        return forecast.evaluate_forecaster(args)
-    return lm.evaluate_lm(args)
+    for line in report.notes:
+        note(line)
+    if args.json:
+        print(json.dumps(report.metrics, ensure_ascii=False))
+    else:
+        print("\n".join(report.lines))
+    return 0
 
 
 # --- the parser ----------------------------------------------------------------------------------
 CONFIG_HELP = ("Configuration: sections data, model and train (every key: docs/language-modeling.md, "
                "docs/classification.md, docs/tagging.md, docs/forecasting.md, docs/seq2seq.md). Later sources "
                "win: defaults < --config files < the options above (--data, --target, ...) < --set overrides.")
+
+
+def run_arguments(parser, batch_size=None, verbose=None) -> None:
+    """What every verb on a trained run takes: RUN_DIR, --checkpoint, and (with their defaults and
+    what they count) --batch-size and --verbose."""
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="run directory or checkpoint directory")
+    parser.add_argument("--checkpoint", choices=["best", "last"], default="best",
+                        help="which checkpoint of a run directory (default: best)")
+    if batch_size:
+        default, what = batch_size
+        parser.add_argument("--batch-size", type=int, default=default, help=f"{what} (default {default})")
+    if verbose:
+        parser.add_argument("--verbose", action="store_true", help=f"report {verbose} on stderr")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,37 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Train a model and write its run directory: config.yaml, metrics.jsonl, "
                                          "tensorboard/, checkpoints/ (safetensors + JSON), loss.png.",
                              epilog=CONFIG_HELP)
-    train.add_argument("task", choices=["lm", "classify", "tag", "forecast", "seq2seq"],
-                       help="lm: language model (character, word or BPE level); classify: text classification; "
-                            "tag: sequence labeling (named entities, BiLSTM-CRF); forecast: time series; "
-                            "seq2seq: translation or summarization (attentional encoder-decoder)")
-    train.add_argument("--data", metavar="FILE", help="lm: training text (UTF-8; default: the Python standard "
-                       "library's source), its last 10%% held out without --valid. classify: labeled texts (CSV, "
-                       "TSV, JSON lines, or a folder per class), 10%% held out (stratified) without --valid. tag: "
-                       "CoNLL column file or JSON lines, 10%% of the sentences held out without --valid. forecast: a CSV series, "
-                       "split in time (data.train_size, data.valid_size; the rest is the test span). seq2seq: "
-                       "sentence pairs as a TSV file (source<TAB>target), 5%% held out without --valid (or give "
-                       "--source and --target)")
-    train.add_argument("--valid", metavar="FILE", help="validation data, in the same form as --data")
-    train.add_argument("--text-column", metavar="NAME", help="classify: the column (key) holding the text "
-                       "(default: text)")
-    train.add_argument("--label-column", metavar="NAME", help="classify: the column (key) holding the label "
-                       "(default: label)")
-    train.add_argument("--time-column", metavar="NAME", help="forecast: the timestamps' column (default: date; "
-                       "'' for none)")
-    train.add_argument("--source", metavar="FILE", help="seq2seq: the source sentences, one per line (with "
-                       "--target; 5%% of the pairs held out without --valid-source/--valid-target)")
-    train.add_argument("--target", metavar="NAME|FILE", action="append", help="forecast: a column to forecast "
-                       "(repeat for several). seq2seq: the target sentences (FILE), line i translating line i "
-                       "of --source")
-    train.add_argument("--valid-source", metavar="FILE", help="seq2seq: validation source sentences")
-    train.add_argument("--valid-target", metavar="FILE", help="seq2seq: validation target sentences")
-    train.add_argument("--covariates", metavar="NAME", nargs="+", help="forecast: past covariates (observed up "
-                       "to the forecast origin)")
-    train.add_argument("--future-covariates", metavar="NAME", nargs="+", help="forecast: covariates known in "
-                       "advance (calendar features are added from the timestamps anyway)")
-    train.add_argument("--horizon", type=int, metavar="K", help="forecast: steps to forecast (default 24)")
-    train.add_argument("--context", type=int, metavar="C", help="forecast: past steps the model sees (default 96)")
+    train.add_argument("task", choices=list(TASKS), help="; ".join(f"{name}: {module.SUMMARY}"
+                                                                    for name, module in TASKS.items()))
+    add_task_flags(train, "TRAIN_FLAGS")
     train.add_argument("--config", metavar="YAML", action="append", help="config file(s), applied in order")
     train.add_argument("--set", metavar="KEY=VALUE", action="append",
                        help="override one key, e.g. --set train.lr=1e-3 --set model.cell=gru (value read as YAML)")
@@ -112,49 +100,28 @@ def build_parser() -> argparse.ArgumentParser:
     resume.set_defaults(run=training.resume)
 
     evaluate = verbs.add_parser("evaluate", help="metrics of a trained model on a file",
-                                description="A language model: loss, perplexity and bits per character on a text "
-                                            "file read as contiguous streams with the state carried (as in "
-                                            "training). A classifier: accuracy, per-class precision/recall/F1, "
-                                            "macro-F1 and the confusion matrix on labeled data. A seq2seq model: "
-                                            "BLEU and chrF (sacrebleu, detokenized) of beam search (or --greedy) "
-                                            "and perplexity, on sentence pairs.")
-    evaluate.add_argument("run_dir", metavar="RUN_DIR", help="run directory or checkpoint directory")
+                                description=" ".join(f"{name}: {module.evaluate.__doc__.strip()}"
+                                                     for name, module in TASKS.items()))
+    run_arguments(evaluate)
     evaluate.add_argument("--data", metavar="FILE", help="text (lm), labeled data (classify, tag), a series "
                           "(forecast) or a TSV file of sentence pairs (seq2seq)")
-    evaluate.add_argument("--source", metavar="FILE", help="seq2seq: source sentences, one per line (with --target)")
-    evaluate.add_argument("--target", metavar="FILE", help="seq2seq: reference translations, line i of --source's")
-    evaluate.add_argument("--greedy", action="store_true", help="seq2seq: greedy decoding instead of beam search")
-    evaluate.add_argument("--beam-size", type=int, metavar="K", help="seq2seq: beam size (default: the run's "
-                          "decode.beam_size)")
-    evaluate.add_argument("--checkpoint", choices=["best", "last"], default="best",
-                          help="which checkpoint of a run directory (default: best)")
     evaluate.add_argument("--batch-size", type=int, default=None, help="lm: parallel streams (default 16); "
-                          "classify: texts per batch (default 256); seq2seq: sentences per batch (default: the "
+                          "classify, tag: texts per batch (default 256); seq2seq: sentences per batch (default: the "
                           "run's data.eval_batch_size)")
-    evaluate.add_argument("--bptt", type=int, default=256, help="lm: steps per window (default 256)")
-    evaluate.add_argument("--text-column", metavar="NAME", help="classify: text column (default: the run's)")
-    evaluate.add_argument("--label-column", metavar="NAME", help="classify: label column (default: the run's)")
-    evaluate.add_argument("--format", choices=["auto", "csv", "tsv", "jsonl", "folder"], default="auto",
-                          help="classify: the file's format (default: from its name)")
-    evaluate.add_argument("--skip-bad", action="store_true",
-                          help="classify: skip and count broken rows and unknown labels instead of stopping")
-    evaluate.add_argument("--plot", metavar="PNG", help="classify: also draw the confusion matrix")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    add_task_flags(evaluate, "EVALUATE_FLAGS")
     evaluate.set_defaults(run=evaluate_run)
 
     predict = verbs.add_parser("predict", help="classify texts with a trained classifier",
                                description="Print the predicted label and the probability of every class for "
                                            "each text: from FILE's text column (CSV, TSV, JSON lines), or one text "
                                            "per line (any other file, or stdin). Batched, sorted by length.")
-    predict.add_argument("run_dir", metavar="RUN_DIR", help="run directory or checkpoint directory")
+    run_arguments(predict, batch_size=(256, "texts per batch"), verbose="throughput (texts/s)")
     predict.add_argument("file", metavar="FILE", nargs="?", help="input (default: stdin, one text per line)")
     predict.add_argument("--text-column", metavar="NAME", help="the text column of a CSV/TSV/JSON-lines FILE "
                          "(default: text)")
     predict.add_argument("--json", action="store_true",
                          help='JSON lines: {"source", "label", "probability", "probabilities"}')
-    predict.add_argument("--batch-size", type=int, default=256, help="texts per batch (default 256)")
-    predict.add_argument("--checkpoint", choices=["best", "last"], default="best")
-    predict.add_argument("--verbose", action="store_true", help="report throughput (texts/s) on stderr")
     predict.set_defaults(run=classify.predict)
 
     tag = verbs.add_parser("tag", help="tag tokens with a trained sequence tagger (named entities ...)",
@@ -162,15 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
                                        "predicted tag as a new last column. Plain text: one sentence per line, "
                                        "tokenized by a simple rule; `token tag` lines, or with --json the spans "
                                        "with character offsets. Tags are written in the training files' scheme.")
-    tag.add_argument("run_dir", metavar="RUN_DIR", help="run directory or checkpoint directory")
+    run_arguments(tag, batch_size=(256, "sentences per batch"), verbose="throughput (tokens/s)")
     tag.add_argument("file", metavar="FILE", nargs="?", help="input (default: stdin, plain text)")
     tag.add_argument("--input", choices=["auto", "conll", "jsonl", "text"], default="auto",
                      help="the input's form (default: from the name and the first lines)")
     tag.add_argument("--token-column", type=int, default=0, help="CoNLL: the tokens' column (default 0)")
     tag.add_argument("--json", action="store_true", help="one JSON object per sentence, with its spans")
-    tag.add_argument("--batch-size", type=int, default=256, help="sentences per batch (default 256)")
-    tag.add_argument("--checkpoint", choices=["best", "last"], default="best")
-    tag.add_argument("--verbose", action="store_true", help="report throughput (tokens/s) on stderr")
     tag.set_defaults(run=tag_verb.tag)
 
     tr = verbs.add_parser("translate", help="translate (or summarize) one sentence per line with a seq2seq model",
@@ -178,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "the input's order (an empty line gives an empty line). Beam search with the "
                                       "run's decode settings unless overridden; chunks of lines are length-sorted "
                                       "and batched, and stream out as they are done (line by line at a terminal).")
-    tr.add_argument("run_dir", metavar="RUN_DIR", help="run directory or checkpoint directory")
+    run_arguments(tr, batch_size=(64, "sentences per batch"), verbose="throughput (sentences/s)")
     tr.add_argument("file", metavar="FILE", nargs="?", help="input, one sentence per line (default or -: stdin)")
     tr.add_argument("--beam-size", type=int, metavar="K", help="beam size (default: the run's decode.beam_size)")
     tr.add_argument("--n-best", type=int, default=1, metavar="N", help="print the N best hypotheses as "
@@ -190,11 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--max-length-a", type=float, metavar="A", help="at most floor(A * source tokens + B) "
                     "output tokens (default: the run's decode.max_length_a)")
     tr.add_argument("--max-length-b", type=float, metavar="B", help="(default: the run's decode.max_length_b)")
-    tr.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default 64)")
-    tr.add_argument("--checkpoint", choices=["best", "last"], default="best")
     tr.add_argument("--attention-plot", metavar="DIR", help="write an attention heatmap per sentence, "
                     "DIR/00001.png for line 1 (source subwords x output subwords)")
-    tr.add_argument("--verbose", action="store_true", help="report throughput (sentences/s) on stderr")
     tr.set_defaults(run=translate.translate)
 
     fc = verbs.add_parser("forecast", help="forecast a series with a trained forecaster; intervals, plot, alerts",
@@ -203,20 +164,19 @@ def build_parser() -> argparse.ArgumentParser:
                                       "(backtest.quantiles and the interval's bounds). With --alerts: every row after "
                                       "the first C is compared with its one-step-ahead interval (--level), and the "
                                       "observations outside it are listed, with a summary.")
-    fc.add_argument("run_dir", metavar="RUN_DIR", help="run directory or checkpoint directory")
+    run_arguments(fc)
     fc.add_argument("--data", metavar="CSV", required=True, help="the series' history, same columns as in training")
     fc.add_argument("--future", metavar="CSV", help="values of the future covariates for the K forecast steps")
     fc.add_argument("--output", metavar="CSV", help="write the CSV there (default: stdout)")
     fc.add_argument("--plot", metavar="PNG", help="draw history, forecast and interval")
     fc.add_argument("--alerts", action="store_true", help="flag observations outside their one-step-ahead interval")
     fc.add_argument("--level", type=float, default=None, help="--alerts: the interval's probability (default 0.95)")
-    fc.add_argument("--checkpoint", choices=["best", "last"], default="best")
     fc.set_defaults(run=forecast.forecast)
 
     generate = verbs.add_parser("generate", help="sample text from a trained language model, streamed",
                                 description="Prime the model with --prompt, then sample token by token "
                                             "(memory constant in the generated length), printing as it goes.")
-    generate.add_argument("run_dir", metavar="RUN_DIR", help="run directory or checkpoint directory")
+    run_arguments(generate, verbose="timing")
     generate.add_argument("--prompt", default="", help="priming text (default: start of a line)")
     generate.add_argument("--escapes", action="store_true", help="read \\n, \\t in --prompt as escapes")
     generate.add_argument("--max-tokens", type=int, default=500, help="tokens to generate (default 500)")
@@ -226,8 +186,6 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1 = off)")
     generate.add_argument("--seed", type=int, default=0, help="random seed: same seed, same text")
     generate.add_argument("--stop-at-eos", action="store_true", help="word level: stop at the end of a line")
-    generate.add_argument("--checkpoint", choices=["best", "last"], default="best")
-    generate.add_argument("--verbose", action="store_true", help="report timing on stderr")
     generate.set_defaults(run=lm.generate)
 
     bench = verbs.add_parser("bench", help="benchmarks run side by side with torch.nn")

@@ -1,39 +1,10 @@
-"""`rnnkit evaluate` for a classifier, and `rnnkit predict`."""
+"""`rnnkit predict`: a trained classifier's labels and probabilities for texts."""
 
 import os
 import sys
 import time
 
-from .common import error, report_skipped
-
-
-def evaluate_classifier(args) -> int:
-    from ..data import DataError
-    from ..tasks.classification import dumps, evaluate_file, load_trained, report_lines
-    from ..training.checkpoint import CheckpointError
-    from ..training.metrics import plot_confusion
-
-    try:
-        trained = load_trained(args.run_dir, args.checkpoint)
-        metrics, examples = evaluate_file(trained, args.data, args.text_column, args.label_column, args.skip_bad,
-                                          args.batch_size or 256, args.format)
-    except (DataError, CheckpointError, FileNotFoundError) as problem:
-        return error(str(problem))
-    report_skipped({args.data: examples.skipped})
-    metrics = {"data": args.data, "checkpoint": trained.checkpoint, **metrics}
-    if args.plot:
-        import torch
-
-        plot_confusion(torch.tensor(metrics["confusion"]), trained.classes, args.plot, title=args.data)
-    if args.json:
-        print(dumps(metrics))
-    else:
-        print(f"{args.data}: {metrics['examples']:,} texts, loss {metrics['loss']:.4f}, accuracy "
-              f"{metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} ({os.path.basename(trained.checkpoint)}; "
-              f"{100 * metrics['unknown_token_rate']:.1f}% of the tokens unknown)")
-        for line in report_lines(metrics):
-            print(line)
-    return 0
+from .common import error, load_run
 
 
 def read_prediction_texts(args):
@@ -74,17 +45,11 @@ def read_prediction_texts(args):
 
 def predict(args) -> int:
     from ..data import DataError
-    from ..tasks.classification import dumps, load_trained, prediction_record
-    from ..tasks.runs import run_task
-    from ..training.checkpoint import CheckpointError
+    from ..tasks.classification import dumps, prediction_record
 
-    try:
-        if run_task(args.run_dir) != "classify":
-            return error(f"{args.run_dir}: predict is for classification runs; for a language model use "
-                          "`rnnkit generate` or `rnnkit evaluate`")
-        trained = load_trained(args.run_dir, args.checkpoint)
-    except (CheckpointError, FileNotFoundError) as problem:
-        return error(str(problem))
+    trained, failed = load_run(args, "classify")
+    if failed is not None:
+        return failed
     start, count = time.perf_counter(), 0
     try:
         for chunk in read_prediction_texts(args):

@@ -10,15 +10,38 @@ def error(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
+def note(message: str) -> None:
+    print(f"rnnkit: note: {message}", file=sys.stderr)
+
+
 def report_skipped(skipped: dict) -> None:
-    for path, counts in skipped.items():
-        if counts:
-            shown = ", ".join(f"{kind} x{n}" for kind, n in counts.most_common())
-            print(f"rnnkit: note: {path}: {sum(counts.values())} rows skipped ({shown})", file=sys.stderr)
+    from ..tasks.contract import skipped_notes
+
+    for line in skipped_notes(skipped):
+        note(line)
 
 
 def report_unknown(unknown, what: str) -> None:
-    if unknown:
-        shown = ", ".join(f"{s!r} x{n}" for s, n in unknown.most_common(10))
-        print(f"rnnkit: note: {sum(unknown.values())} {what} not in the model's vocabulary "
-              f"({shown}{', ...' if len(unknown) > 10 else ''})", file=sys.stderr)
+    from ..tasks.contract import unknown_note
+
+    for line in unknown_note(unknown, what):
+        note(line)
+
+
+def load_run(args, task: str):
+    """(the trained run of ``task`` in args.run_dir at args.checkpoint, None); or (None, the exit code)
+    once the error is printed. A run of another task is refused with the verb that fits it."""
+    from ..tasks import TASKS
+    from ..tasks.runs import run_task
+    from ..training.checkpoint import CheckpointError
+
+    module = TASKS[task]
+    try:
+        kind = run_task(args.run_dir)
+        if kind != task:
+            fits = f"; for a {kind!r} run, `rnnkit {TASKS[kind].VERB}`" if kind in TASKS else ""
+            return None, error(f"{args.run_dir}: `rnnkit {module.VERB}` is for {module.RUNS} runs "
+                               f"(rnnkit train {task}){fits}")
+        return module.load_trained(args.run_dir, args.checkpoint), None
+    except (CheckpointError, FileNotFoundError) as problem:
+        return None, error(str(problem))

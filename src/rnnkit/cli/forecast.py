@@ -1,41 +1,10 @@
-"""`rnnkit forecast` (the next K steps, intervals, a plot, alerts) and `rnnkit evaluate` for a forecaster."""
+"""`rnnkit forecast`: the next K steps of a series, intervals, a plot, alerts."""
 
 import csv
-import json
 import os
 import sys
 
-from .common import error
-
-
-def _load(args):
-    from ..tasks.forecasting import load_trained
-
-    return load_trained(args.run_dir, args.checkpoint)
-
-
-def evaluate_forecaster(args) -> int:
-    from ..data import DataError
-    from ..tasks.backtest import format_table
-    from ..tasks.forecasting import evaluate_file
-    from ..training.checkpoint import CheckpointError
-
-    try:
-        trained = _load(args)
-        report = evaluate_file(trained, args.data)
-    except (DataError, CheckpointError, FileNotFoundError) as problem:
-        return error(str(problem))
-    if not report:
-        return error(f"{args.data}: no validation or test window under the run's split")
-    if args.json:
-        print(json.dumps({"data": args.data, "checkpoint": trained.checkpoint, **report}))
-        return 0
-    for name, result in report.items():
-        print(f"{args.data}: {name}, {result['origins']:,} origins, horizon {trained.config.data.horizon} "
-              f"({os.path.basename(trained.checkpoint)})")
-        for line in format_table(result):
-            print(line)
-    return 0
+from .common import error, load_run
 
 
 def _write_rows(path, header, rows) -> None:
@@ -60,8 +29,10 @@ def forecast(args) -> int:
 
     if args.level is not None and not 0 < args.level < 1:
         return error(f"--level {args.level}: expected a number in (0, 1), e.g. 0.95")
+    trained, failed = load_run(args, "forecast")
+    if failed is not None:
+        return failed
     try:
-        trained = _load(args)
         if args.alerts:
             return _alerts(args, trained)
         from ..tasks.forecasting import forecast_file

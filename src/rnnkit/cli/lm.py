@@ -1,45 +1,20 @@
-"""`rnnkit evaluate` for a language model, and `rnnkit generate`."""
+"""`rnnkit generate`: text sampled from a trained language model, streamed."""
 
-import json
-import os
 import sys
 import time
 
-from .common import error, report_unknown
-
-
-def evaluate_lm(args) -> int:
-    from ..data import DataError
-    from ..tasks.language_modeling import evaluate_file, load_trained
-    from ..training.checkpoint import CheckpointError
-
-    try:
-        model, tokenizer, meta = load_trained(args.run_dir, args.checkpoint)
-        metrics, unknown = evaluate_file(args.data, model, tokenizer, meta, args.batch_size or 16, args.bptt)
-    except (DataError, CheckpointError, FileNotFoundError) as problem:
-        return error(str(problem))
-    handling = "dropped" if tokenizer.kind == "char" else "read as <unk>"
-    report_unknown(unknown, f"symbols of {args.data} ({handling}) are")
-    metrics = {"data": args.data, "checkpoint": meta["checkpoint"], **metrics}
-    if args.json:
-        print(json.dumps(metrics))
-    else:
-        print(f"{args.data}: loss {metrics['loss']:.4f} nats/token, perplexity {metrics['perplexity']:.2f}, "
-              f"{metrics['bits_per_char']:.4f} bits/char over {metrics['tokens']:,} tokens "
-              f"({os.path.basename(meta['checkpoint'])})")
-    return 0
+from .common import load_run, report_unknown
 
 
 def generate(args) -> int:
     import torch
 
-    from ..tasks.language_modeling import load_trained, prompt_ids
-    from ..training.checkpoint import CheckpointError
+    from ..tasks.language_modeling import prompt_ids
 
-    try:
-        model, tokenizer, meta = load_trained(args.run_dir, args.checkpoint)
-    except (CheckpointError, FileNotFoundError) as problem:
-        return error(str(problem))
+    trained, failed = load_run(args, "lm")
+    if failed is not None:
+        return failed
+    model, tokenizer, meta = trained
     prompt = args.prompt.encode("utf-8").decode("unicode_escape") if args.escapes else args.prompt
     ids, unknown = prompt_ids(tokenizer, prompt)
     handling = "left out" if tokenizer.kind == "char" else "read as <unk>"

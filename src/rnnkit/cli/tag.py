@@ -1,34 +1,10 @@
-"""`rnnkit evaluate` for a sequence tagger, and `rnnkit tag`."""
+"""`rnnkit tag`: a trained sequence tagger's tags (and spans) for CoNLL files, JSON lines or plain text."""
 
 import dataclasses
-import os
 import sys
 import time
 
-from .common import error
-
-
-def evaluate_tagger(args) -> int:
-    from ..data import DataError
-    from ..tasks.classification import dumps
-    from ..tasks.tagging import evaluate_file, load_trained, report_lines
-    from ..training.checkpoint import CheckpointError
-
-    try:
-        trained = load_trained(args.run_dir, args.checkpoint)
-        metrics = evaluate_file(trained, args.data, args.batch_size or 256)
-    except (DataError, CheckpointError, FileNotFoundError) as problem:
-        return error(str(problem))
-    metrics = {"data": args.data, "checkpoint": trained.checkpoint, **metrics}
-    if args.json:
-        print(dumps(metrics))
-    else:
-        print(f"{args.data}: {metrics['sentences']:,} sentences, {metrics['tokens']:,} tokens: span F1 "
-              f"{100 * metrics['f1']:.2f}, token accuracy {100 * metrics['accuracy']:.2f}, loss {metrics['loss']:.4f} "
-              f"({os.path.basename(trained.checkpoint)}; {100 * metrics['unknown_word_rate']:.1f}% of the words unknown)")
-        for line in report_lines(metrics):
-            print(line)
-    return 0
+from .common import error, load_run
 
 
 def sniff_tag_input(path: str) -> str:
@@ -48,16 +24,11 @@ def tag(args) -> int:
     from ..data import DataError
     from ..data.schemes import spans
     from ..tasks.classification import dumps
-    from ..tasks.runs import run_task
-    from ..tasks.tagging import load_trained, read
-    from ..training.checkpoint import CheckpointError
+    from ..tasks.tagging import read
 
-    try:
-        if run_task(args.run_dir) != "tag":
-            return error(f"{args.run_dir}: `rnnkit tag` is for sequence-labeling runs (rnnkit train tag)")
-        trained = load_trained(args.run_dir, args.checkpoint)
-    except (CheckpointError, FileNotFoundError) as problem:
-        return error(str(problem))
+    trained, failed = load_run(args, "tag")
+    if failed is not None:
+        return failed
     path = args.file if args.file and args.file != "-" else None
     kind = args.input if args.input != "auto" else (sniff_tag_input(path) if path else "text")
     start, tokens_tagged = time.perf_counter(), 0

@@ -40,49 +40,30 @@ def run_training(task_module, task, run_dir: str, checkpoint, quiet: bool) -> in
     return 0
 
 
+def read_config(args):
+    """The run config `rnnkit train` builds from its arguments: defaults < --config files < the task's
+    own flags < --set. A ConfigError (or a ValueError for a misused flag) says what is wrong."""
+    from ..tasks import TASKS
+    from ..training import resolve
+    from .flags import task_values
+
+    data, foreign = task_values(args, args.task, "TRAIN_FLAGS")
+    if foreign:
+        flag, tasks = next(iter(foreign.items()))
+        raise ValueError(f"{flag} is for {' or '.join(f'`rnnkit train {t}`' for t in tasks)}")
+    return resolve(TASKS[args.task].RunConfig, flags={"data": data} if data else {}, files=args.config or [],
+                   overrides=args.set or [])
+
+
 def train(args) -> int:
     from ..data import DataError
     from ..tasks import TASKS
     from ..tasks.runs import save_run_config
-    from ..training import ConfigError, resolve
 
     task_module = TASKS[args.task]
-    data = {}
-    if args.data:
-        data["train"] = args.data
-    if args.valid:
-        data["valid"] = args.valid
-    for option in ("text_column", "label_column"):
-        if getattr(args, option):
-            if args.task != "classify":
-                return error(f"--{option.replace('_', '-')} is for `rnnkit train classify`")
-            data[option] = getattr(args, option)
-    seq2seq_files = {"source": ("train_source", args.source), "valid-source": ("valid_source", args.valid_source),
-                     "valid-target": ("valid_target", args.valid_target)}
-    if args.task == "seq2seq" and args.target is not None:  # forecast's --target repeats; a file is one
-        if len(args.target) > 1:
-            return error(f"--target: one file of target sentences, got {len(args.target)}")
-        seq2seq_files["target"] = ("train_target", args.target[0])
-    for flag, (key, value) in seq2seq_files.items():
-        if value is not None:
-            if args.task != "seq2seq":
-                return error(f"--{flag} is for `rnnkit train seq2seq`")
-            data[key] = value
-    forecast_options = {"time-column": ("time_column", args.time_column), "target": ("targets", args.target),
-                        "covariates": ("past_covariates", args.covariates),
-                        "future-covariates": ("future_covariates", args.future_covariates),
-                        "horizon": ("horizon", args.horizon), "context": ("context", args.context)}
-    if args.task == "seq2seq":
-        del forecast_options["target"]  # read above, as a file
-    for flag, (key, value) in forecast_options.items():
-        if value is not None:
-            if args.task != "forecast":
-                return error(f"--{flag} is for `rnnkit train forecast`")
-            data[key] = value
     try:
-        config = resolve(task_module.RunConfig, flags={"data": data} if data else {}, files=args.config or [],
-                         overrides=args.set or [])
-    except ConfigError as problem:
+        config = read_config(args)
+    except ValueError as problem:  # a ConfigError too
         return error(str(problem))
     run_dir = args.out
     if os.path.exists(run_dir) and os.listdir(run_dir):
@@ -108,14 +89,14 @@ def train(args) -> int:
 def resume(args) -> int:
     from ..data import DataError
     from ..tasks import TASKS
-    from ..tasks.runs import read_run_config
+    from ..tasks.runs import read_run_config, resume as resume_run
     from ..training.checkpoint import CheckpointError
 
     try:
         name = read_run_config(args.run_dir)["task"]
         if name not in TASKS:
             return error(f"{args.run_dir}: a run of task {name!r}, which this rnnkit does not know")
-        task, checkpoint = TASKS[name].resume_task(args.run_dir)
+        task, checkpoint = resume_run(args.run_dir, TASKS[name])
     except (DataError, CheckpointError, FileNotFoundError, ValueError) as problem:
         return error(str(problem))
     return run_training(TASKS[name], task, args.run_dir, checkpoint, args.quiet)

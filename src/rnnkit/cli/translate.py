@@ -1,13 +1,11 @@
-"""`rnnkit evaluate` for a sequence-to-sequence run, and `rnnkit translate` (translation and summarization
-alike: one input per line in, one output per line out)."""
+"""`rnnkit translate` (translation and summarization alike: one input per line in, one output per line out)."""
 
 import dataclasses
-import json
 import os
 import sys
 import time
 
-from .common import error
+from .common import error, load_run
 
 
 def decode_settings(trained, args):
@@ -17,36 +15,6 @@ def decode_settings(trained, args):
                  "max_length_b": getattr(args, "max_length_b", None)}
     changed = {k: v for k, v in overrides.items() if v is not None}
     return dataclasses.replace(trained.config.decode, **changed)
-
-
-def evaluate_seq2seq(args) -> int:
-    from ..data import DataError
-    from ..tasks.seq2seq import evaluate_files, load_trained, report_lines
-    from ..training.checkpoint import CheckpointError
-
-    if args.data and (args.source or args.target):
-        return error("give either --data (a TSV file of pairs) or --source and --target (two aligned files)")
-    if not args.data and not (args.source and args.target):
-        return error("a sequence-to-sequence run is evaluated on --source FILE --target FILE (two aligned files) "
-                     "or --data FILE (a TSV file, source<TAB>target per line)")
-    if args.batch_size is not None and args.batch_size < 1:
-        return error(f"--batch-size {args.batch_size}: expected an integer >= 1")
-    try:
-        trained = load_trained(args.run_dir, args.checkpoint)
-        settings = decode_settings(trained, args)
-        metrics, _ = evaluate_files(trained, args.data or "", args.source or "", args.target or "", settings,
-                                    args.greedy, args.batch_size or trained.config.data.eval_batch_size)
-    except (DataError, CheckpointError, FileNotFoundError, ValueError) as problem:
-        return error(str(problem))
-    name = args.data or f"{args.source} + {args.target}"
-    metrics = {"data": name, "checkpoint": trained.checkpoint, **metrics}
-    if args.json:
-        print(json.dumps(metrics, ensure_ascii=False))
-    else:
-        print(f"{name} ({os.path.basename(trained.checkpoint)}):")
-        for line in report_lines(metrics):
-            print(line)
-    return 0
 
 
 def read_chunks(path, size: int):
@@ -116,16 +84,13 @@ def plot_attention(weights, source_tokens, target_tokens, path: str, title: str 
 def translate(args) -> int:
     from ..data import DataError
     from ..tasks.decoding import detokenize
-    from ..tasks.runs import run_task
-    from ..tasks.seq2seq import load_trained
-    from ..training.checkpoint import CheckpointError
 
+    trained, failed = load_run(args, "seq2seq")
+    if failed is not None:
+        return failed
     try:
-        if run_task(args.run_dir) != "seq2seq":
-            return error(f"{args.run_dir}: translate is for sequence-to-sequence runs (rnnkit train seq2seq)")
-        trained = load_trained(args.run_dir, args.checkpoint)
         settings = decode_settings(trained, args)
-    except (CheckpointError, FileNotFoundError, ValueError) as problem:
+    except ValueError as problem:
         return error(str(problem))
     if args.n_best < 1 or args.batch_size < 1:
         return error(f"--n-best {args.n_best}, --batch-size {args.batch_size}: expected integers >= 1")

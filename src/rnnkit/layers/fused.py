@@ -11,22 +11,22 @@ unsorted here so the caller may give rows in any order.
 from torch import Tensor, _VF
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-KERNELS = {"lstm": _VF.lstm, "gru": _VF.gru, "rnn_tanh": _VF.rnn_tanh, "rnn_relu": _VF.rnn_relu}
 
 
-def fused_layer(mode: str, x: Tensor, state: tuple, weights: list, bias: bool, training: bool,
+def fused_layer(torch_mode: str, x: Tensor, state: tuple, weights: list, bias: bool, training: bool,
                 bidirectional: bool, lengths=None, num_layers: int = 1):
-    """x (B, T, D); state parts (L*N, B, size); -> y (B, T, N*P), final parts (L*N, B, size).
+    """torch_mode: torch.nn.RNNBase.mode ("LSTM", "GRU", "RNN_TANH", "RNN_RELU"); x (B, T, D); state parts
+    (L*N, B, size); -> y (B, T, N*P), final parts (L*N, B, size).
     num_layers > 1 runs a stack in one call (weights layer after layer), with no dropout between the
     layers: the kernel's own would draw from a generator state (cuDNN's) that no checkpoint holds."""
-    kernel = KERNELS[mode]
-    hx = state if mode == "lstm" else state[0]
+    kernel = getattr(_VF, torch_mode.lower())  # torch._VF.lstm, gru, rnn_tanh, rnn_relu
+    hx = state if len(state) == 2 else state[0]  # an LSTM's (h, c), else h
     if lengths is None:
         y, *final = kernel(x, hx, weights, bias, num_layers, 0.0, training, bidirectional, True)
         return y, tuple(final)
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
     order = packed.sorted_indices
-    hx = tuple(s.index_select(1, order) for s in state) if mode == "lstm" else hx.index_select(1, order)
+    hx = tuple(s.index_select(1, order) for s in state) if len(state) == 2 else hx.index_select(1, order)
     data, *final = kernel(packed.data, packed.batch_sizes, hx, weights, bias, num_layers, 0.0, training,
                             bidirectional)
     y, _ = pad_packed_sequence(PackedSequence(data, packed.batch_sizes, order, packed.unsorted_indices),

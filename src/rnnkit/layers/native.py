@@ -115,15 +115,6 @@ def unavailable_reason() -> str:
     return _state["error"] or ""
 
 
-def applies(cell, like: Tensor) -> bool:
-    """Whether this scan computes ``cell``'s step for inputs like ``like``: lstm_core without projection,
-    on a CPU, float32/float64, outside autocast, and not while torch.compile traces the model (the op
-    has no fake-tensor kernel; the compiled scan is traceable)."""
-    return (getattr(cell, "num_gates", 0) == 4 and not cell.proj_size and like.device.type == "cpu"
-            and like.dtype in (torch.float32, torch.float64) and not torch.is_autocast_enabled("cpu")
-            and not torch.compiler.is_compiling())
-
-
 def _weight(W: Tensor, rows: int):
     """W as the C++ loop multiplies it: oneDNN's blocked copy in float32, else W itself."""
     packed = onednn.blocked(W, rows)

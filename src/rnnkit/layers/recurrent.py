@@ -1,16 +1,11 @@
 """Recurrent: any cell over a batch-first sequence: stacked, bidirectional, regularized,
 variable-length, streaming; run on the fastest path that computes exactly its equations.
 
-Paths (``Recurrent.path``; ``Recurrent.explain()`` says why):
-  fused     torch's own kernels (layers/fused.py) when the cell is what they compute: plain
-            RNN/LSTM/GRU in torch's form, optionally with projection, DropConnect, any dropout
-            between/around layers and variable lengths; the whole stack in one call unless dropout
-            is drawn between layers; on CUDA the parameters live in cuDNN's layout (flatten_parameters)
-  native    the scan as one C++ loop (layers/native.py): the other LSTM variants (no projection), on a
-            CPU in float32/float64 outside autocast, once lstm_scan.cpp is built (on first use)
-  compiled  the scan (layers/scan.py) with its step compiled by torch.compile: every other variant
-  eager     the same scan uncompiled: the fallback when no compiler is available
-  reference the readable loop over the cell, recorded by autograd (for checking and teaching)
+Paths: fused (torch's own kernels, with this layer's parameters), native (a C++ scan), compiled (the
+scan with its step compiled), eager (the same uncompiled), reference (the readable loop); what each is
+and when it runs: layers/paths.py, which ``Recurrent.path`` and ``Recurrent.explain()`` both ask.
+On the fused path the whole stack runs in one call unless dropout is drawn between layers; on CUDA the
+parameters live in cuDNN's layout (flatten_parameters).
 """
 
 import warnings
@@ -19,22 +14,13 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from ..cells import GRUCell, LSTMCell, RNNCell
 from ..cells.state import State, as_parts, from_parts
 from . import dropout as drop
-from . import native
 from .config import RecurrentConfig
 from .fused import fused_layer
-from .scan import compile_available, reference_scan, scan, step_functions
-
-
-def make_cell(cfg: RecurrentConfig, input_size: int) -> nn.Module:
-    if cfg.mode == "lstm":
-        return LSTMCell(input_size, cfg.hidden_size, cfg.bias, cfg.proj_size, cfg.peephole, cfg.layer_norm,
-                        cfg.forget_bias, cfg.init)
-    if cfg.mode == "gru":
-        return GRUCell(input_size, cfg.hidden_size, cfg.bias, cfg.reset_after, cfg.init)
-    return RNNCell(input_size, cfg.hidden_size, cfg.bias, cfg.mode[len("rnn_"):], cfg.init)
+from .kinds import KINDS, kind_of_torch_mode
+from .paths import Surroundings, choose
+from .scan import reference_scan, scan
 
 
 def reverse_padded(x: Tensor, lengths: Optional[Tensor]) -> Tensor:
@@ -58,80 +44,24 @@ class Recurrent(nn.Module):
         super().__init__()
         self.config = cfg = config
         N = cfg.num_directions
+        self.kind = KINDS[cfg.cell]
         self.cells = nn.ModuleList(
-            make_cell(cfg, cfg.input_size if layer == 0 else N * cfg.output_size)
+            self.kind.make(cfg, cfg.input_size if layer == 0 else N * cfg.output_size)
             for layer in range(cfg.num_layers) for _ in range(N))
-        self._fused_blockers = self._find_fused_blockers()
-        if cfg.backend == "fused" and self._fused_blockers:
-            raise ValueError(f"backend='fused' is impossible: {'; '.join(self._fused_blockers)}")
-        if cfg.backend == "native" and (cfg.mode != "lstm" or cfg.proj_size):
-            raise ValueError("backend='native' is an LSTM's without projection (mode='lstm', proj_size=0)")
 
     # --- which path ------------------------------------------------------------------------------
-    def _find_fused_blockers(self) -> list:
-        cfg, blockers = self.config, []
-        if cfg.peephole:
-            blockers.append("peephole connections are not in torch's fused LSTM kernel")
-        if cfg.layer_norm:
-            blockers.append("layer normalization is not in torch's fused LSTM kernel")
-        if not cfg.reset_after:
-            blockers.append("the original GRU form (reset_after=False) is not torch's GRU kernel")
-        if cfg.zoneout or cfg.zoneout_cell:
-            blockers.append("zoneout changes the state update inside the time loop")
-        if cfg.recurrent_dropout:
-            blockers.append("recurrent dropout masks h inside the time loop")
-        return blockers
+    def choice(self):
+        """(path, reasons): layers/paths.py's choice for this layer's config where its parameters are."""
+        return choose(self.config, Surroundings(self))
 
     @property
     def path(self) -> str:
-        backend = self.config.backend
-        if backend in ("fused", "native", "eager", "reference"):
-            return backend
-        if backend == "auto" and not self._fused_blockers:
-            return "fused"
-        if backend == "auto" and self._native_fits() and native.available():
-            return "native"
-        if torch.compiler.is_compiling():  # traced by an outer torch.compile: the scan is inlined there
-            return "compiled"
-        if not compile_available():
-            return "eager"
-        cores = {step_functions(cell.core).compile_error for cell in self.cells}
-        return "eager" if cores != {None} else "compiled"
-
-    def _native_fits(self) -> bool:
-        """The C++ scan computes this layer's cell here: an LSTM without projection whose parameters
-        are on a CPU in float32/float64, outside autocast and torch.compile (native.applies)."""
-        return native.applies(self.cells[0], self.cells[0].weight_hh)
+        return self.choice().path
 
     def explain(self) -> str:
         """Which path this layer runs and why: a user should never be silently slow."""
-        cfg, path = self.config, self.path
-        kernel = {"lstm": "oneDNN", "gru": "ATen's C++ loop", "rnn_tanh": "ATen's C++ loop",
-                  "rnn_relu": "ATen's C++ loop"}[cfg.mode]
-        lines = [f"path: {path}"]
-        if path == "fused":
-            lines.append(f"torch._VF.{cfg.mode} with this layer's parameters ({kernel} on CPU, cuDNN on "
-                         "CUDA): the configuration is exactly what torch's fused kernel computes")
-        else:
-            if self._fused_blockers:
-                lines.append("not fused because " + "; ".join(self._fused_blockers))
-            if cfg.backend != "auto":
-                lines.append(f"backend={cfg.backend!r} was asked for")
-            elif path in ("compiled", "eager") and self._native_fits():
-                lines.append(f"the C++ scan is unavailable ({native.unavailable_reason()})")
-            if path == "eager" and cfg.backend != "eager":
-                errors = {step_functions(cell.core).compile_error for cell in self.cells} - {None}
-                lines.append("torch.compile is unavailable ("
-                             + ("; ".join(errors) if errors else "no C++ compiler, or RNNKIT_COMPILE=0")
-                             + "): the scan runs eagerly, about 1.1x slower")
-            if path == "native":
-                lines.append("scan in C++ (layers/lstm_scan.cpp): input projection hoisted as one matmul; "
-                             "per step one oneDNN matmul and one vectorized pass over the batch, split over "
-                             "the threads; W_hh's gradient as one matmul after the loop")
-            if path in ("compiled", "eager"):
-                lines.append("scan: input projection hoisted as one matmul, one recurrent matmul per "
-                             "step, weight gradient as one matmul after the loop")
-        return "\n".join(lines)
+        path, reasons = self.choice()
+        return "\n".join([f"path: {path}", *reasons])
 
     # --- cuDNN's weight layout --------------------------------------------------------------------
     def _apply(self, fn, *args, **kwargs):
@@ -166,8 +96,8 @@ class Recurrent(nn.Module):
                 or any(w.dtype != first.dtype for w in weights)):
             return
         from torch.backends.cudnn import rnn
-        mode = rnn.get_cudnn_mode({"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU"}[cfg.mode])
-        per_direction = (4 if cfg.bias else 2) + (1 if cfg.proj_size else 0)
+        mode = rnn.get_cudnn_mode(self.kind.torch_mode)
+        per_direction = len(self._fused_weights(self.cells[0]))
         per_layer = per_direction * N
         # the layout _one_call's choice on CUDA needs: one buffer for the stack, or one per layer
         per_layer_calls = self._dropout_between_layers
@@ -247,7 +177,7 @@ class Recurrent(nn.Module):
         cells = list(self.cells)  # (indexing a ModuleList slice builds a new ModuleList)
         weights = [w for layer in layers for cell in cells[layer * N:(layer + 1) * N] for w in self._fused_weights(
             cell, drop.drop_connect(cell.weight_hh, cfg.weight_dropout, training) if dropped else None)]
-        args = (cfg.mode, x, parts, weights, cfg.bias, training, cfg.bidirectional, lengths, len(layers))
+        args = (self.kind.torch_mode, x, parts, weights, cfg.bias, training, cfg.bidirectional, lengths, len(layers))
         if not (dropped and x.is_cuda):
             return fused_layer(*args)
         with warnings.catch_warnings():  # a dropped W_hh is a new tensor: cuDNN copies the weights, as it must
@@ -261,7 +191,8 @@ class Recurrent(nn.Module):
         dtype = state[0].dtype
         x = x.transpose(0, 1).contiguous()  # (T, B, D): each step's rows contiguous
         # (T, B, G): the input part for all steps, one matmul
-        gx, extra = native.project_input(cell, x) if path == "native" else (cell.project_input(x).to(dtype), {})
+        scanner = self.kind.native if path == "native" else None
+        gx, extra = scanner.project_input(cell, x) if scanner else (cell.project_input(x).to(dtype), {})
         weight_hh = drop.drop_connect(cell.weight_hh, cfg.weight_dropout, training)  # one mask per call
         W = cell.recurrent_weight(weight_hh)
         rec_mask = drop.recurrent_mask(B, state[0].shape[-1], cfg.recurrent_dropout, gx) if training else None
@@ -272,8 +203,8 @@ class Recurrent(nn.Module):
         args = (cell.core, gx, W, state, params, rec_mask, keep)
         if path == "reference":
             hs, final = reference_scan(*args)
-        elif path == "native":
-            hs, final = native.lstm_scan(*args[1:])
+        elif scanner:
+            hs, final = scanner.scan(*args[1:])
         else:
             hs, final = scan(*args, compiled=path == "compiled")
         y = hs.transpose(0, 1)  # (B, T, P)
@@ -309,8 +240,8 @@ class Recurrent(nn.Module):
             parts = as_parts(state)
             sizes = self.cells[0].state_sizes
             if len(parts) != len(sizes):
-                kind = "an LSTMState(h, c)" if cfg.mode == "lstm" else "a tensor h"
-                raise ValueError(f"state for mode={cfg.mode!r} must be {kind}")
+                kind = "an LSTMState(h, c)" if len(sizes) == 2 else "a tensor h"
+                raise ValueError(f"state for cell={cfg.cell!r} must be {kind}")
             for name, part, size in zip("hc", parts, sizes):
                 expected = (cfg.num_layers * cfg.num_directions, B, size)
                 if not isinstance(part, Tensor) or tuple(part.shape) != expected:
@@ -333,9 +264,8 @@ class Recurrent(nn.Module):
     @classmethod
     def from_torch(cls, module: nn.RNNBase, **options) -> "Recurrent":
         """A Recurrent with the configuration and a copy of the weights of a torch.nn.RNN/LSTM/GRU."""
-        mode = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}[module.mode]
         layer = cls(RecurrentConfig(
-            mode=mode, input_size=module.input_size, hidden_size=module.hidden_size, num_layers=module.num_layers,
+            kind_of_torch_mode(module.mode), input_size=module.input_size, hidden_size=module.hidden_size, num_layers=module.num_layers,
             bias=module.bias, bidirectional=module.bidirectional, proj_size=getattr(module, "proj_size", 0),
             dropout=module.dropout, **options))
         layer.load_torch_state_dict(module.state_dict())

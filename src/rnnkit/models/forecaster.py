@@ -31,55 +31,47 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from ..layers import Recurrent
+from ..cells.state import as_parts
+from ..layers import Recurrent, RecurrentOptions
 from . import likelihoods
 from .likelihoods import LIKELIHOODS, PARAMETERS
-from .options import check_sizes, recurrent_config
 
 KINDS = ("direct", "autoregressive")
 NORMALIZATIONS = ("none", "last", "mean")
 
 
 @dataclass(frozen=True)
-class ForecasterConfig:
-    kind: str = "direct"            # direct (multi-step head) or autoregressive (DeepAR)
-    cell: str = "gru"               # lstm, gru, rnn_tanh or rnn_relu
+class ForecasterConfig(RecurrentOptions):
+    # the recurrent layer's options (layers/config.py), with this task's defaults
+    cell: str = "gru"
     hidden_size: int = 64           # H
     num_layers: int = 2             # L
+    dropout: float = 0.1            # between recurrent layers
+    # the model's own
+    kind: str = "direct"            # direct (multi-step head) or autoregressive (DeepAR)
     likelihood: str = "none"        # none (point forecast, squared error), gaussian or student_t
     normalize: str = "last"         # per-window shift: none, last (the last context value) or mean
     highway: int = 0                # direct: LSTNet's linear part over the last `highway` values; 0 = off
     head_hidden: int = 0            # direct: a hidden layer (ReLU) in the head; 0 = linear head
     num_samples: int = 100          # sample paths of a probabilistic forecast
-    dropout: float = 0.1            # between recurrent layers
     head_dropout: float = 0.0       # on the head's input
-    input_dropout: float = 0.0
-    variational: bool = False
-    recurrent_dropout: float = 0.0
-    weight_dropout: float = 0.0
-    peephole: bool = False
-    layer_norm: bool = False
-    init: str = "torch"
-    backend: str = "auto"
+
+    WHOLE = RecurrentOptions.WHOLE + ("num_samples",)
+    RATES = RecurrentOptions.RATES + ("head_dropout",)
 
     def __post_init__(self):
-        check_sizes(self)
-
-        def fail(name, allowed):
-            raise ValueError(f"model.{name}={getattr(self, name)!r}: expected {allowed}")
-
+        super().__post_init__()
         for name, allowed in (("kind", KINDS), ("likelihood", LIKELIHOODS), ("normalize", NORMALIZATIONS)):
             if getattr(self, name) not in allowed:
-                fail(name, f"one of {allowed}")
+                raise self.invalid(name, f"one of {allowed}")
         for name in ("highway", "head_hidden"):
             if getattr(self, name) < 0:
-                fail(name, "an integer >= 0")
-        if self.num_samples < 1:
-            fail("num_samples", "an integer >= 1")
-        if not 0 <= self.head_dropout < 1:
-            fail("head_dropout", "a number in [0, 1)")
+                raise self.invalid(name, "an integer >= 0")
         if self.kind == "autoregressive" and (self.highway or self.head_hidden):
             raise ValueError("model.highway and model.head_hidden are for model.kind=direct")
+        if self.kind == "autoregressive" and self.bidirectional:
+            raise self.invalid("bidirectional", "false for model.kind=autoregressive: it steps forward through the "
+                                                "horizon, feeding back its own forecasts")
 
     @property
     def probabilistic(self) -> bool:
@@ -102,9 +94,10 @@ class Forecaster(nn.Module):
                              "them as future covariates if they are known in advance")
         self.config, self.num_series, self.context, self.horizon = config, num_series, context, horizon
         self.past_features, self.future_features = past_features, future_features
-        D, K, H, P = num_series, horizon, config.hidden_size, PARAMETERS[config.likelihood]
+        D, K, P = num_series, horizon, PARAMETERS[config.likelihood]
+        H = config.num_directions * config.output_size  # the top layer's final h, both directions
         if config.kind == "direct":
-            self.rnn = Recurrent(recurrent_config(config, D + past_features))
+            self.rnn = Recurrent(config.recurrent_config(D + past_features))
             layers = [nn.Dropout(config.head_dropout)]
             width = H + K * future_features
             if config.head_hidden:
@@ -113,7 +106,7 @@ class Forecaster(nn.Module):
             self.head = nn.Sequential(*layers, nn.Linear(width, K * D * P))
             self.highway = nn.Linear(config.highway, K) if config.highway else None
         else:
-            self.rnn = Recurrent(recurrent_config(config, D + future_features))
+            self.rnn = Recurrent(config.recurrent_config(D + future_features))
             self.head = nn.Linear(H, D * P)
             self.highway = None
 
@@ -134,7 +127,7 @@ class Forecaster(nn.Module):
         s = self.shift(past)                                          # (B, 1, D)
         x = torch.cat([past - s, batch["past_covariates"]], -1)       # (B, C, D + Fp)
         _, state = self.rnn(x)
-        h = (state[0] if isinstance(state, tuple) else state)[-1]     # (B, H) top layer
+        h = torch.cat(list(as_parts(state)[0][-self.config.num_directions:]), -1)  # (B, N*H) the top layer
         u = torch.cat([h, batch["future_covariates"].reshape(B, -1)], -1)
         raw = self.head(u).view(B, K, D, -1)                          # (B, K, D, P)
         shift = s.expand(B, K, D)

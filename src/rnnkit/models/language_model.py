@@ -1,9 +1,10 @@
 """A recurrent language model: embedding -> stacked RNN/LSTM/GRU -> (projection) -> tied softmax.
 
     e_t = E[x_t]                           (B, T, E)  embedding, with embedding dropout (AWD-LSTM)
-    y_t, state = Recurrent(e_t, state)     (B, T, H)  any rnnkit layer, with its regularizers
+    y_t, state = Recurrent(e_t, state)     (B, T, P)  any rnnkit layer, with its regularizers (P = H
+                                                       unless an LSTM projects)
     logits_t = W_out y_t + b_out           (B, T, V)  W_out = E when tied (Press & Wolf 2016;
-                                                       Inan et al. 2016), with y_t projected to E if H != E
+                                                       Inan et al. 2016), with y_t projected to E if P != E
     loss = mean_t -log softmax(logits_t)[x_{t+1}]     nats per token
 
 The model owns its loss (``loss``) and its decoding (``generate``, which streams one token at a time
@@ -17,40 +18,31 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..layers import Recurrent, RecurrentConfig
-from .options import check_sizes, recurrent_config
+from ..layers import Recurrent, RecurrentOptions
 
 
 @dataclass(frozen=True)
-class LanguageModelConfig:
-    cell: str = "lstm"              # lstm, gru, rnn_tanh or rnn_relu
+class LanguageModelConfig(RecurrentOptions):
+    # the recurrent layer's options (layers/config.py), with this task's defaults
     hidden_size: int = 512          # H
     num_layers: int = 2             # L
-    embedding_size: int = 0         # E; 0 = hidden_size
-    tie_weights: bool = False       # decoder weight = embedding (H projected to E if they differ)
     dropout: float = 0.2            # between recurrent layers
     input_dropout: float = 0.2      # on the embeddings entering the first layer
+    # the model's own
+    embedding_size: int = 0         # E; 0 = hidden_size
+    tie_weights: bool = False       # decoder weight = embedding (the output projected to E if they differ)
     output_dropout: float = 0.2     # on the last layer's output, before the decoder
     embedding_dropout: float = 0.0  # drops whole rows of E (AWD-LSTM's embedded_dropout)
-    variational: bool = False       # lock the three dropout masks over time (Gal & Ghahramani 2016)
-    recurrent_dropout: float = 0.0
-    weight_dropout: float = 0.0     # DropConnect on W_hh (AWD-LSTM)
-    zoneout: float = 0.0
-    peephole: bool = False
-    layer_norm: bool = False
-    init: str = "torch"
-    backend: str = "auto"
+
+    RATES = RecurrentOptions.RATES + ("output_dropout", "embedding_dropout")
 
     def __post_init__(self):
-        check_sizes(self)
+        super().__post_init__()
         if self.embedding_size < 0:
-            raise ValueError(f"model.embedding_size={self.embedding_size!r}: expected >= 0 (0 = hidden_size)")
-        if not 0 <= self.embedding_dropout < 1:
-            raise ValueError(f"model.embedding_dropout={self.embedding_dropout!r}: expected a number in [0, 1)")
-        self.recurrent_config(1)  # the layer's own validation, with model.* names in its messages
-
-    def recurrent_config(self, input_size: int) -> RecurrentConfig:
-        return recurrent_config(self, input_size, output_dropout=self.output_dropout, zoneout=self.zoneout)
+            raise self.invalid("embedding_size", "an integer >= 0 (0 = hidden_size)")
+        if self.bidirectional:
+            raise self.invalid("bidirectional", "false: a language model predicts each token from the ones before "
+                                                "it, and a reverse direction would read the answer")
 
 
 def sample_next(logits: Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
@@ -77,8 +69,8 @@ class LanguageModel(nn.Module):
         self.config, self.vocab_size = config, vocab_size
         E = config.embedding_size or config.hidden_size
         self.embedding = nn.Embedding(vocab_size, E)
-        self.rnn = Recurrent(config.recurrent_config(E))
-        out = config.hidden_size
+        self.rnn = Recurrent(config.recurrent_config(E, output_dropout=config.output_dropout))
+        out = config.output_size  # P with a projection, else H
         self.projection = nn.Linear(out, E, bias=False) if config.tie_weights and out != E else None
         self.decoder = nn.Linear(E if config.tie_weights else out, vocab_size)
         if config.tie_weights:

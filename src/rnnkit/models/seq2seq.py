@@ -2,6 +2,7 @@
 input feeding (Luong et al. 2015), as OpenNMT-py builds it.
 
     m, final = Encoder(dropout(E_x x), lengths)   (B, S, N*H) memory, zero on padding; final (L*N, B, H)
+                                                  (H is proj_size where an LSTM projects; its c stays hidden_size)
     s_0 = bridge(final)                           (L, B, H) per state part (h, and c for an LSTM):
         linear  h_0 = tanh(W_h [h fwd; h bwd]), and for an LSTM c_0 = W_c [c fwd; c bwd], for each layer
                 (one W per part, shared by the layers): h stays in (-1, 1) as an RNN's output does, while
@@ -41,9 +42,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..cells.state import State, as_parts, from_parts
-from ..layers import Recurrent, RecurrentConfig
+from ..layers import Recurrent, RecurrentOptions
 from .attention import Attention
-from .options import check_sizes, recurrent_config
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3  # the special ids of both vocabularies
 ATTENTIONS = ("additive", "dot", "general", "none")
@@ -51,39 +51,35 @@ BRIDGES = ("linear", "zero", "copy")
 
 
 @dataclass(frozen=True)
-class Seq2SeqConfig:
-    cell: str = "gru"               # lstm, gru, rnn_tanh or rnn_relu (encoder and decoder)
-    embedding_size: int = 256       # E (both embeddings)
+class Seq2SeqConfig(RecurrentOptions):
+    # the recurrent layers' options (layers/config.py), for the encoder and the decoder, with this task's
+    # defaults; the decoder steps one token at a time, so its masks (input/recurrent/weight dropout) are
+    # drawn anew at each step, and it is never bidirectional
+    cell: str = "gru"
     hidden_size: int = 256          # H: the decoder's, and the encoder's per direction
-    num_layers: int = 1             # L (encoder and decoder)
     bidirectional: bool = True      # the encoder's N = 2: the memory is N*H wide
+    dropout: float = 0.3            # between stacked layers, and also on the embeddings and on h~_t
+    # the model's own
+    embedding_size: int = 256       # E (both embeddings)
     attention: str = "additive"     # additive (Bahdanau), dot, general (Luong) or none; dot over a 2H memory
                                     # (bidirectional) maps it to H first, which makes it general (attention.py)
     attention_size: int = 0         # additive's A; 0 = H
     input_feeding: bool = True      # o_{t-1} joins the decoder's input (Luong et al. 2015)
     bridge: str = "linear"          # linear, zero or copy (encoder final state -> decoder initial state)
-    dropout: float = 0.3            # on the embeddings, between stacked layers and on h~_t
     teacher_forcing: float = 1.0    # probability of feeding the gold token at a training step
     label_smoothing: float = 0.1
     tie_embeddings: bool = False    # W_o = E_y (Press & Wolf 2017)
     share_embeddings: bool = False  # E_x = E_y: a joint vocabulary
-    # the recurrent layers' own options (layers/config.py); the decoder steps one token at a time,
-    # so its masks (input/recurrent/weight dropout) are drawn anew at each step
-    input_dropout: float = 0.0
-    variational: bool = False
-    recurrent_dropout: float = 0.0
-    weight_dropout: float = 0.0
-    peephole: bool = False
-    layer_norm: bool = False
-    init: str = "torch"
-    backend: str = "auto"
+
+    WHOLE = RecurrentOptions.WHOLE + ("embedding_size",)
+    RATES = RecurrentOptions.RATES + ("label_smoothing",)
 
     def __post_init__(self):
-        check_sizes(self, ("hidden_size", "num_layers", "embedding_size"))
+        super().__post_init__()
         if self.attention not in ATTENTIONS:
-            raise ValueError(f"model.attention={self.attention!r}: expected one of {ATTENTIONS}")
+            raise self.invalid("attention", f"one of {ATTENTIONS}")
         if self.bridge not in BRIDGES:
-            raise ValueError(f"model.bridge={self.bridge!r}: expected one of {BRIDGES}")
+            raise self.invalid("bridge", f"one of {BRIDGES}")
         if self.bridge == "copy" and self.bidirectional:
             raise ValueError("model.bridge='copy': expected bidirectional=False (a bidirectional encoder's final "
                              "state is 2H wide, the decoder's H); use bridge='linear'")
@@ -91,18 +87,9 @@ class Seq2SeqConfig:
             raise ValueError("model.bridge='zero': expected an attention: with attention='none' the source "
                              "reaches the decoder only through the bridge")
         if self.attention_size < 0:
-            raise ValueError(f"model.attention_size={self.attention_size!r}: expected >= 0 (0 = hidden_size)")
+            raise self.invalid("attention_size", "an integer >= 0 (0 = hidden_size)")
         if not isinstance(self.teacher_forcing, (int, float)) or not 0 <= self.teacher_forcing <= 1:
-            raise ValueError(f"model.teacher_forcing={self.teacher_forcing!r}: expected a number in [0, 1]")
-        if not isinstance(self.label_smoothing, (int, float)) or not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"model.label_smoothing={self.label_smoothing!r}: expected a number in [0, 1)")
-        self.encoder_config(1)  # the layer's own validation, with model.* names
-
-    def encoder_config(self, input_size: int) -> RecurrentConfig:
-        return recurrent_config(self, input_size, bidirectional=self.bidirectional)
-
-    def decoder_config(self, input_size: int) -> RecurrentConfig:
-        return recurrent_config(self, input_size)
+            raise self.invalid("teacher_forcing", "a number in [0, 1]")
 
 
 class DecoderState(NamedTuple):
@@ -151,16 +138,17 @@ class Seq2Seq(nn.Module):
             raise ValueError(f"model.share_embeddings=True: expected one joint vocabulary, got "
                              f"source_vocab={source_vocab} and target_vocab={target_vocab}")
         self.config = cfg = config
-        E, H, N = cfg.embedding_size, cfg.hidden_size, 2 if cfg.bidirectional else 1
+        # H is the layers' output per direction: proj_size where an LSTM projects (its c stays hidden_size)
+        E, H, N = cfg.embedding_size, cfg.output_size, cfg.num_directions
         self.source_embedding = self._embedding(source_vocab, E)
         self.target_embedding = (self.source_embedding if cfg.share_embeddings
                                  else self._embedding(target_vocab, E))
-        self.encoder = Recurrent(cfg.encoder_config(E))
-        parts = 2 if cfg.cell == "lstm" else 1
-        self.bridge = (nn.ModuleList(nn.Linear(N * H, H) for _ in range(parts)) if cfg.bridge == "linear"
-                       else None)
+        self.encoder = Recurrent(cfg.recurrent_config(E))
+        self.state_sizes = self.encoder.cells[0].state_sizes  # (h,) or an LSTM's (h, c), the decoder's too
+        self.bridge = (nn.ModuleList(nn.Linear(N * size, size) for size in self.state_sizes)
+                       if cfg.bridge == "linear" else None)
         self.feeds = cfg.input_feeding and cfg.attention != "none"
-        self.decoder = Recurrent(cfg.decoder_config(E + (H if self.feeds else 0)))
+        self.decoder = Recurrent(cfg.recurrent_config(E + (H if self.feeds else 0), bidirectional=False))
         self.attention = self.combine = None
         if cfg.attention != "none":
             self.attention = Attention(cfg.attention, H, N * H, cfg.attention_size)
@@ -194,7 +182,7 @@ class Seq2Seq(nn.Module):
         if self.attention is not None:
             keys, values = self.attention.prepare(memory, mask)
         if self.feeds:
-            feed = memory.new_zeros(B, self.config.hidden_size)
+            feed = memory.new_zeros(B, self.config.output_size)
         return DecoderState(self._bridge(final, B), feed, keys, values, mask)
 
     def _bridge(self, final: State, B: int) -> State:
@@ -203,7 +191,7 @@ class Seq2Seq(nn.Module):
         N = 2 if cfg.bidirectional else 1
         parts = as_parts(final)
         if cfg.bridge == "zero":
-            return from_parts(tuple(p.new_zeros(L, B, cfg.hidden_size) for p in parts))
+            return from_parts(tuple(p.new_zeros(L, B, size) for p, size in zip(parts, self.state_sizes)))
         # torch's layout is layer-major, then direction: put each layer's directions side by side
         joined = [p.reshape(L, N, B, -1).transpose(1, 2).reshape(L, B, -1) for p in parts]  # (L, B, N*H)
         if cfg.bridge == "copy":

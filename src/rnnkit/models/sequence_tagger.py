@@ -7,6 +7,7 @@ glample/tagger build it.
     k_t = E_case[casing(word_t)]                      (B, T, Ek)  Collobert et al. 2011's casing feature
     x_t = dropout([w_t; c_t; k_t])
     y, _ = Recurrent(x, lengths)                      (B, T, N*H) bidirectional LSTM/GRU over the sentence
+                                                                  (H is proj_size if an LSTM projects)
     e_t = W_out dropout(y_t) + b_out                  (B, T, C)   emission scores
     loss = CRF negative log-likelihood (models/crf.py), or cross entropy per token (``output="softmax"``)
     tags = Viterbi decoding, or argmax per token
@@ -22,9 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..layers import Recurrent, RecurrentConfig
+from ..layers import Recurrent, RecurrentConfig, RecurrentOptions
 from .crf import CRF
-from .options import check_sizes, recurrent_config
 
 CHAR_ENCODERS = ("lstm", "cnn", "none")
 OUTPUTS = ("crf", "softmax")
@@ -32,11 +32,12 @@ UNK_ID = 1  # the encoders' id for an unknown word or character (0 is padding)
 
 
 @dataclass(frozen=True)
-class SequenceTaggerConfig:
-    cell: str = "lstm"              # the sentence encoder: lstm, gru, rnn_tanh, rnn_relu
+class SequenceTaggerConfig(RecurrentOptions):
+    # the sentence encoder's options (layers/config.py), with this task's defaults
     hidden_size: int = 200          # H per direction
-    num_layers: int = 1
     bidirectional: bool = True
+    input_dropout: float = 0.5      # on [w; c; k] (Lample et al.: 0.5)
+    # the model's own
     word_embedding_size: int = 100  # Ew (the vectors' own size when data.vectors is given)
     char_encoder: str = "lstm"      # lstm (Lample et al.), cnn (Ma & Hovy) or none
     char_embedding_size: int = 25
@@ -44,37 +45,24 @@ class SequenceTaggerConfig:
     char_kernel_size: int = 3       # cnn only
     case_embedding_size: int = 0    # Ek; 0 = no casing feature
     output: str = "crf"             # crf or softmax
-    dropout: float = 0.0            # between stacked layers
-    input_dropout: float = 0.5      # on [w; c; k] (Lample et al.: 0.5)
     output_dropout: float = 0.5     # on y before the emission layer
     word_dropout: float = 0.05      # a word's embedding replaced by <unk>'s, so <unk> is learned
-    variational: bool = False
-    recurrent_dropout: float = 0.0
-    weight_dropout: float = 0.0
     freeze_embeddings: bool = False
-    peephole: bool = False
-    layer_norm: bool = False
-    init: str = "torch"
-    backend: str = "auto"
+
+    WHOLE = RecurrentOptions.WHOLE + ("word_embedding_size",)
+    RATES = RecurrentOptions.RATES + ("output_dropout", "word_dropout")
 
     def __post_init__(self):
-        check_sizes(self, ("hidden_size", "num_layers", "word_embedding_size"))
+        super().__post_init__()
         if self.char_encoder not in CHAR_ENCODERS:
-            raise ValueError(f"model.char_encoder={self.char_encoder!r}: expected one of {CHAR_ENCODERS}")
+            raise self.invalid("char_encoder", f"one of {CHAR_ENCODERS}")
         if self.output not in OUTPUTS:
-            raise ValueError(f"model.output={self.output!r}: expected one of {OUTPUTS}")
+            raise self.invalid("output", f"one of {OUTPUTS}")
         for name in ("char_embedding_size", "char_hidden_size", "char_kernel_size"):
             if self.char_encoder != "none" and getattr(self, name) < 1:
-                raise ValueError(f"model.{name}={getattr(self, name)!r}: expected an integer >= 1")
+                raise self.invalid(name, "an integer >= 1")
         if self.case_embedding_size < 0:
-            raise ValueError(f"model.case_embedding_size={self.case_embedding_size!r}: expected >= 0 (0 = off)")
-        for name in ("output_dropout", "word_dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"model.{name}={getattr(self, name)!r}: expected a number in [0, 1)")
-        self.recurrent_config(1)
-
-    def recurrent_config(self, input_size: int) -> RecurrentConfig:
-        return recurrent_config(self, input_size, bidirectional=self.bidirectional)
+            raise self.invalid("case_embedding_size", "an integer >= 0 (0 = off)")
 
     @property
     def char_output_size(self) -> int:
@@ -89,7 +77,8 @@ class CharEncoder(nn.Module):
         self.kind = kind
         self.embedding = nn.Embedding(num_chars, embedding_size, padding_idx=0)
         if kind == "lstm":
-            self.rnn = Recurrent(RecurrentConfig("lstm", embedding_size, hidden_size, bidirectional=True))
+            self.rnn = Recurrent(RecurrentConfig("lstm", input_size=embedding_size, hidden_size=hidden_size,
+                                                 bidirectional=True))
         else:
             self.conv = nn.Conv1d(embedding_size, hidden_size, kernel_size, padding=kernel_size // 2)
 
@@ -127,7 +116,7 @@ class SequenceTagger(nn.Module):
             self.case_embedding = nn.Embedding(max(num_cases, 1), cfg.case_embedding_size, padding_idx=0)
             size += cfg.case_embedding_size
         self.rnn = Recurrent(cfg.recurrent_config(size))
-        self.emission = nn.Linear(cfg.hidden_size * (2 if cfg.bidirectional else 1), num_tags)
+        self.emission = nn.Linear(cfg.num_directions * cfg.output_size, num_tags)
         self.crf = CRF(num_tags, allowed, allowed_start, allowed_end) if cfg.output == "crf" else None
         self.num_tags = num_tags
 

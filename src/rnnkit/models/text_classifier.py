@@ -1,7 +1,8 @@
 """A recurrent text classifier: embedding -> (bi)RNN/LSTM/GRU -> pooling over time -> linear -> softmax.
 
     e = E[ids]                          (B, T, E)   embedding (optionally pretrained, frozen or not)
-    y, state = Recurrent(e, lengths)    (B, T, N*H) padding takes no part (the layer's ``lengths``)
+    y, state = Recurrent(e, lengths)    (B, T, N*H) padding takes no part (the layer's ``lengths``); with an
+                                                    LSTM's proj_size, H here is proj_size
     p = pool(y, state, lengths)         (B, P)      one or more of, concatenated (P = sum of their sizes):
         last       the final state of the top layer, both directions (N*H): forward at t = length - 1,
                    reverse at t = 0
@@ -24,53 +25,40 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..layers import Recurrent, RecurrentConfig
-from .options import check_sizes, recurrent_config
+from ..cells.state import as_parts
+from ..layers import Recurrent, RecurrentOptions
 
 POOLINGS = ("last", "mean", "max", "attention")
 
 
 @dataclass(frozen=True)
-class TextClassifierConfig:
-    cell: str = "lstm"              # lstm, gru, rnn_tanh or rnn_relu
-    hidden_size: int = 128          # H per direction
-    num_layers: int = 1             # L
+class TextClassifierConfig(RecurrentOptions):
+    # the recurrent layer's options (layers/config.py), with this task's defaults
     bidirectional: bool = True      # N = 2
+    input_dropout: float = 0.2      # on the embedded sequence
+    variational: bool = True        # input_dropout (and dropout) masks locked over time
+    # the model's own
     embedding_size: int = 128       # E (the vectors' own size when data.vectors is given)
     pooling: str = "max"            # one of POOLINGS, or several joined by "+" (e.g. "mean+max")
     attention_size: int = 0         # attention pooling's hidden size; 0 = N*H
-    dropout: float = 0.0            # between recurrent layers
     embedding_dropout: float = 0.0  # drops whole words
-    input_dropout: float = 0.2      # on the embedded sequence
-    variational: bool = True        # input_dropout (and dropout) masks locked over time
-    recurrent_dropout: float = 0.0
-    weight_dropout: float = 0.0     # DropConnect on W_hh
     output_dropout: float = 0.3     # on the pooled vector, before the classifier
     freeze_embeddings: bool = False  # keep pretrained vectors as they are
-    peephole: bool = False
-    layer_norm: bool = False
-    init: str = "torch"
-    backend: str = "auto"
+
+    WHOLE = RecurrentOptions.WHOLE + ("embedding_size",)
+    RATES = RecurrentOptions.RATES + ("embedding_dropout", "output_dropout")
 
     def __post_init__(self):
-        check_sizes(self, ("hidden_size", "num_layers", "embedding_size"))
+        super().__post_init__()
         if self.attention_size < 0:
-            raise ValueError(f"model.attention_size={self.attention_size!r}: expected >= 0 (0 = N*H)")
+            raise self.invalid("attention_size", "an integer >= 0 (0 = N*H)")
         bad = [p for p in self.poolings if p not in POOLINGS]
         if bad or len(set(self.poolings)) != len(self.poolings):
-            raise ValueError(f"model.pooling={self.pooling!r}: expected one of {POOLINGS} or several joined by '+', "
-                             "each once")
-        for name in ("embedding_dropout", "output_dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"model.{name}={getattr(self, name)!r}: expected a number in [0, 1)")
-        self.recurrent_config(1)  # the layer's own validation, with model.* names
+            raise self.invalid("pooling", f"one of {POOLINGS} or several joined by '+', each once")
 
     @property
     def poolings(self):
         return tuple(p.strip() for p in self.pooling.split("+"))
-
-    def recurrent_config(self, input_size: int) -> RecurrentConfig:
-        return recurrent_config(self, input_size, bidirectional=self.bidirectional)
 
 
 class AttentionPooling(nn.Module):
@@ -99,7 +87,7 @@ class TextClassifier(nn.Module):
             self.embedding.weight[0].zero_()
         self.embedding.weight.requires_grad_(not cfg.freeze_embeddings)
         self.rnn = Recurrent(cfg.recurrent_config(cfg.embedding_size))
-        size = cfg.hidden_size * (2 if cfg.bidirectional else 1)  # N*H
+        size = cfg.num_directions * cfg.output_size  # N*H (N*proj_size if the LSTM projects)
         self.attention = (AttentionPooling(size, cfg.attention_size or size) if "attention" in cfg.poolings
                           else None)
         self.output = nn.Linear(size * len(cfg.poolings), num_classes)
@@ -126,9 +114,8 @@ class TextClassifier(nn.Module):
         pooled = []
         for kind in cfg.poolings:
             if kind == "last":
-                h = state.h if cfg.cell == "lstm" else state  # (L*N, B, H)
-                N = 2 if cfg.bidirectional else 1
-                pooled.append(torch.cat(list(h[-N:]), -1))  # the top layer's directions: (B, N*H)
+                h = as_parts(state)[0]  # (L*N, B, H)
+                pooled.append(torch.cat(list(h[-cfg.num_directions:]), -1))  # the top layer's directions: (B, N*H)
             elif kind == "mean":
                 pooled.append(y.sum(1) / lengths[:, None].to(y.dtype))  # padding is zero in y
             elif kind == "max":

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -27,9 +28,30 @@ from ..training.config import to_dict
 from ..training.metrics import classification_metrics, confusion_matrix, format_report, plot_confusion
 from ..training.trainer import TrainConfig, Trainer
 from . import runs
+from .contract import Flag, Report, need_data, skipped_notes
 
+# the task contract (tasks/contract.py)
 NAME = "classify"
+SUMMARY = "text classification"
+RUNS = "classification"
+DOCS = "classification.md"  # its page in docs/, which documents every key of its config
 RATE = "texts_s"  # what the progress bar calls the count per second of model.loss
+VERB = "predict"
+TRAIN_FLAGS = (
+    Flag("--data", "train", "labeled texts (CSV, TSV, JSON lines, or a folder per class), 10%% held out "
+         "(stratified) without --valid", "FILE"),
+    Flag("--valid", "valid", "validation data, in the same form as --data", "FILE"),
+    Flag("--text-column", "text_column", "the column (key) holding the text (default: text)", "NAME"),
+    Flag("--label-column", "label_column", "the column (key) holding the label (default: label)", "NAME"),
+)
+EVALUATE_FLAGS = (
+    Flag("--text-column", "text_column", "text column (default: the run's)", "NAME"),
+    Flag("--label-column", "label_column", "label column (default: the run's)", "NAME"),
+    Flag("--format", "fmt", "the file's format (default: from its name)", choices=FORMATS),
+    Flag("--skip-bad", "skip_bad", "skip and count broken rows and unknown labels instead of stopping",
+         switch=True),
+    Flag("--plot", "plot", "also draw the confusion matrix", "PNG"),
+)
 BALANCE = ("none", "class_weights", "sampling")
 
 
@@ -235,14 +257,13 @@ def finish(task: Task, run_dir: str, summary: dict) -> List[str]:
             + [f"report.json, confusion.png in {run_dir}"])
 
 
-def config_from_dict(data: dict) -> RunConfig:
-    return runs.config_from_dict(RunConfig, data)
+def restore(meta: dict) -> dict:
+    return {"encoder": TextEncoder.from_json(meta["encoder"]), "classes": meta["classes"],
+            "expected_sha256": meta["train_sha256"]}
 
 
-def resume_task(run_dir: str):
-    """(Task, checkpoint path or None) for continuing ``run_dir`` from its last checkpoint."""
-    return runs.resume(run_dir, RunConfig, lambda config, meta: Task(config) if meta is None else Task(
-        config, TextEncoder.from_json(meta["encoder"]), meta["classes"], meta["train_sha256"]))
+def build_model(config: RunConfig, meta: dict) -> TextClassifier:
+    return TextClassifier(config.model, len(TextEncoder.from_json(meta["encoder"])), len(meta["classes"]))
 
 
 # --- a trained run ---------------------------------------------------------------------------------
@@ -266,13 +287,9 @@ class TrainedClassifier:
 
 
 def load_trained(path: str, which: str = "best") -> TrainedClassifier:
-    found, meta = runs.load_meta(path, which, NAME, "a text classifier")
-    config = config_from_dict(meta["config"])
-    encoder = TextEncoder.from_json(meta["encoder"])
-    model = TextClassifier(config.model, len(encoder), len(meta["classes"]))
-    ckpt.load_model_weights(found, model)
-    model.eval()
-    return TrainedClassifier(model, encoder, list(meta["classes"]), config, found)
+    loaded = runs.load(path, which, sys.modules[__name__])
+    return TrainedClassifier(loaded.model, TextEncoder.from_json(loaded.meta["encoder"]), list(loaded.meta["classes"]),
+                             loaded.config, loaded.checkpoint)
 
 
 def evaluate_file(trained: TrainedClassifier, path: str, text_column: Optional[str] = None,
@@ -292,6 +309,23 @@ def evaluate_file(trained: TrainedClassifier, path: str, text_column: Optional[s
 
 def report_lines(metrics: dict) -> List[str]:
     return format_report(metrics, torch.tensor(metrics["confusion"]), metrics["classes"])
+
+
+def evaluate(path: str, which: str, data: str, batch_size: Optional[int] = None, text_column: Optional[str] = None,
+             label_column: Optional[str] = None, fmt: str = "auto", skip_bad: bool = False,
+             plot: Optional[str] = None) -> Report:
+    """Accuracy, per-class precision/recall/F1, macro-F1 and the confusion matrix on labeled data."""
+    data = need_data(data, NAME, path)
+    trained = load_trained(path, which)
+    metrics, examples = evaluate_file(trained, data, text_column, label_column, skip_bad, batch_size or 256,
+                                      fmt or "auto")
+    metrics = {"data": data, "checkpoint": trained.checkpoint, **metrics}
+    if plot:
+        plot_confusion(torch.tensor(metrics["confusion"]), trained.classes, plot, title=data)
+    lines = [f"{data}: {metrics['examples']:,} texts, loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.4f}, "
+             f"macro-F1 {metrics['macro_f1']:.4f} ({os.path.basename(trained.checkpoint)}; "
+             f"{100 * metrics['unknown_token_rate']:.1f}% of the tokens unknown)"] + report_lines(metrics)
+    return Report(metrics, lines, skipped_notes({data: examples.skipped}))
 
 
 def prediction_record(probabilities: torch.Tensor, classes: Sequence[str]) -> dict:

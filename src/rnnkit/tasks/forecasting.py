@@ -8,6 +8,7 @@ Config sections (YAML or ``--set``): ``data`` (ForecastData), ``model`` (Forecas
 
 import hashlib
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
@@ -24,10 +25,29 @@ from ..training import checkpoint as ckpt
 from ..training.config import to_dict
 from ..training.trainer import TrainConfig, Trainer, to_device
 from . import runs
+from .contract import Flag, Report, need_data
 from .backtest import BacktestConfig, Prepared, backtest, fit_baselines, format_table, plot_backtest
 
+# the task contract (tasks/contract.py)
 NAME = "forecast"
+SUMMARY = "time series forecasting"
+RUNS = "forecasting"
+DOCS = "forecasting.md"  # its page in docs/, which documents every key of its config
 RATE = "values_s"  # predicted values (windows x K x D) per second
+VERB = "forecast"
+TRAIN_FLAGS = (
+    Flag("--data", "train", "a CSV series, split in time (data.train_size, data.valid_size; the rest is the test "
+         "span)", "FILE"),
+    Flag("--target", "targets", "a column to forecast (repeat for several)", "NAME", repeat=True),
+    Flag("--time-column", "time_column", "the timestamps' column (default: date; '' for none)", "NAME"),
+    Flag("--covariates", "past_covariates", "past covariates (observed up to the forecast origin)", "NAME",
+         many=True),
+    Flag("--future-covariates", "future_covariates", "covariates known in advance (calendar features are added "
+         "from the timestamps anyway)", "NAME", many=True),
+    Flag("--horizon", "horizon", "steps to forecast (default 24)", "K", int),
+    Flag("--context", "context", "past steps the model sees (default 96)", "C", int),
+)
+EVALUATE_FLAGS = ()
 
 
 @dataclass(frozen=True)
@@ -266,13 +286,14 @@ def finish(task: Task, run_dir: str, summary: dict) -> List[str]:
     return lines + [f"report.json, forecast.png in {run_dir}"]
 
 
-def config_from_dict(data: dict) -> RunConfig:
-    return runs.config_from_dict(RunConfig, data)
+def restore(meta: dict) -> dict:
+    return {"scaling": Scaling.from_json(meta["scaling"]), "expected_sha256": meta["sha256"]}
 
 
-def resume_task(run_dir: str):
-    return runs.resume(run_dir, RunConfig, lambda config, meta: Task(config) if meta is None else Task(
-        config, Scaling.from_json(meta["scaling"]), meta["sha256"]))
+def build_model(config: RunConfig, meta: dict) -> Forecaster:
+    d = config.data
+    past, known = meta["features"]["past"], meta["features"]["known"]  # covariate widths, calendar included
+    return Forecaster(config.model, len(d.targets), d.context, d.horizon, past, known)
 
 
 # --- a trained run ---------------------------------------------------------------------------------
@@ -287,15 +308,10 @@ class TrainedForecaster:
 
 
 def load_trained(path: str, which: str = "best") -> TrainedForecaster:
-    found, meta = runs.load_meta(path, which, NAME, "a forecaster")
-    config = config_from_dict(meta["config"])
-    d = config.data
-    scaling = Scaling.from_json(meta["scaling"])
-    past, known = meta["features"]["past"], meta["features"]["known"]  # covariate widths, calendar included
-    model = Forecaster(config.model, len(d.targets), d.context, d.horizon, past, known)
-    ckpt.load_model_weights(found, model)
-    model.eval()
-    return TrainedForecaster(model, scaling, config, meta["freq"], meta["season"], found)
+    loaded = runs.load(path, which, sys.modules[__name__])
+    meta = loaded.meta
+    return TrainedForecaster(loaded.model, Scaling.from_json(meta["scaling"]), loaded.config, meta["freq"],
+                             meta["season"], loaded.checkpoint)
 
 
 def read_new(trained: TrainedForecaster, path: str) -> Series:
@@ -391,3 +407,20 @@ def evaluate_file(trained: TrainedForecaster, path: str) -> dict:
     return {name: backtest(trained.model, data, o, train_end, trained.season, bt, trained.scaling, d.eval_batch_size,
                            trained.config.model.num_samples, baselines)
             for name, o in spans if o}
+
+
+def evaluate(path: str, which: str, data: str, batch_size: Optional[int] = None) -> Report:
+    """The run's rolling-origin backtest, next to its baselines, on another version of the series."""
+    data = need_data(data, NAME, path)
+    trained = load_trained(path, which)
+    with torch.random.fork_rng():  # a probabilistic forecast's sample-based scores (CRPS), the same every time
+        torch.manual_seed(trained.config.train.seed)
+        report = evaluate_file(trained, data)
+    if not report:
+        raise DataError(f"{data}: no validation or test window under the run's split")
+    lines = []
+    for name, result in report.items():
+        lines.append(f"{data}: {name}, {result['origins']:,} origins, horizon {trained.config.data.horizon} "
+                     f"({os.path.basename(trained.checkpoint)})")
+        lines += format_table(result)
+    return Report({"data": data, "checkpoint": trained.checkpoint, **report}, lines, [])

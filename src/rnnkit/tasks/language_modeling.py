@@ -8,6 +8,8 @@ Config sections (YAML or ``--set``): ``data`` (LanguageModelData, below), ``mode
 import functools
 import hashlib
 import math
+import os
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
@@ -19,12 +21,23 @@ from ..data.streams import TokenStream, eval_windows
 from ..data.tokenizer import KINDS, fit_tokenizer, tokenizer_from_json
 from ..models import LanguageModel, LanguageModelConfig
 from . import runs
-from ..training import checkpoint as ckpt
+from .contract import Flag, Report, need_data, unknown_note
 from ..training.config import to_dict
 from ..training.trainer import TrainConfig, Trainer
 
+# the task contract (tasks/contract.py)
 NAME = "lm"
+SUMMARY = "language model (character, word or BPE level)"
+RUNS = "language-model"
+DOCS = "language-modeling.md"  # its page in docs/, which documents every key of its config
 RATE = "tok_s"  # what the progress bar calls the count per second of model.loss
+VERB = "generate"
+TRAIN_FLAGS = (
+    Flag("--data", "train", "training text (UTF-8; default: the Python standard library's source), its last 10%% "
+         "held out without --valid", "FILE"),
+    Flag("--valid", "valid", "validation text", "FILE"),
+)
+EVALUATE_FLAGS = (Flag("--bptt", "bptt", "steps per window (default 256)", "T", int),)
 
 
 @dataclass(frozen=True)
@@ -168,25 +181,18 @@ def finish(task: "Task", run_dir: str, summary: dict) -> list:
             f"{final['bits_per_char']:.4f} bits/char"]
 
 
-def config_from_dict(data: dict) -> RunConfig:
-    return runs.config_from_dict(RunConfig, data)
+def restore(meta: dict) -> dict:
+    return {"tokenizer": tokenizer_from_json(meta["vocabulary"]), "expected_sha256": meta["train_sha256"]}
 
 
-def resume_task(run_dir: str):
-    """(Task, checkpoint path or None) for continuing ``run_dir`` from its last checkpoint."""
-    return runs.resume(run_dir, RunConfig, lambda config, meta: Task(config) if meta is None else Task(
-        config, tokenizer_from_json(meta["vocabulary"]), meta["train_sha256"]))
+def build_model(config: RunConfig, meta: dict) -> LanguageModel:
+    return LanguageModel(config.model, len(tokenizer_from_json(meta["vocabulary"])))
 
 
 def load_trained(path: str, which: str = "best"):
     """(model in eval mode, tokenizer, meta) from a run or checkpoint directory; reads data only."""
-    found, meta = runs.load_meta(path, which, NAME, "a language model")
-    config = config_from_dict(meta["config"])
-    tokenizer = tokenizer_from_json(meta["vocabulary"])
-    model = LanguageModel(config.model, len(tokenizer))
-    ckpt.load_model_weights(found, model)
-    model.eval()
-    return model, tokenizer, {**meta, "checkpoint": found}
+    loaded = runs.load(path, which, sys.modules[__name__])
+    return loaded.model, tokenizer_from_json(loaded.meta["vocabulary"]), {**loaded.meta, "checkpoint": loaded.checkpoint}
 
 
 def evaluate_file(path: str, model, tokenizer, meta: dict, batch_size: int = 16, length: int = 256):
@@ -196,6 +202,19 @@ def evaluate_file(path: str, model, tokenizer, meta: dict, batch_size: int = 16,
     with torch.no_grad():
         metrics = evaluate_stream(model, ids, batch_size, length, chars_per_token=len(text) / ids.numel())
     return metrics, unknown
+
+
+def evaluate(path: str, which: str, data: str, batch_size: Optional[int] = None, bptt: Optional[int] = None) -> Report:
+    """Loss, perplexity and bits per character on a text file read as contiguous streams, the state carried."""
+    data = need_data(data, NAME, path)
+    model, tokenizer, meta = load_trained(path, which)
+    metrics, unknown = evaluate_file(data, model, tokenizer, meta, batch_size or 16, bptt or 256)
+    handling = "dropped" if tokenizer.kind == "char" else "read as <unk>"
+    metrics = {"data": data, "checkpoint": meta["checkpoint"], **metrics}
+    line = (f"{data}: loss {metrics['loss']:.4f} nats/token, perplexity {metrics['perplexity']:.2f}, "
+            f"{metrics['bits_per_char']:.4f} bits/char over {metrics['tokens']:,} tokens "
+            f"({os.path.basename(meta['checkpoint'])})")
+    return Report(metrics, [line], unknown_note(unknown, f"symbols of {data} ({handling}) are"))
 
 
 def prompt_ids(tokenizer, prompt: str):

@@ -5,8 +5,10 @@
 """
 
 import os
+from typing import NamedTuple
 
 import yaml
+from torch import nn
 
 from ..training import checkpoint as ckpt
 from ..training.config import build, to_dict
@@ -24,7 +26,8 @@ def read_run_config(run_dir: str) -> dict:
     """The mapping saved in RUN_DIR/config.yaml (with its "task")."""
     path = os.path.join(run_dir, "config.yaml")
     if not os.path.isfile(path):
-        raise ckpt.CheckpointError(f"{run_dir}: not a run directory (no config.yaml)")
+        raise ckpt.CheckpointError(f"{run_dir}: not a run directory (no config.yaml) nor a checkpoint directory "
+                                   f"(no {ckpt.META_FILE})")
     with open(path, encoding="utf-8") as f:
         data = yaml.safe_load(f)
     if not isinstance(data, dict) or "task" not in data:
@@ -38,15 +41,36 @@ def config_from_dict(cls, data: dict):
     return build(cls, data)
 
 
-def resume(run_dir: str, config_class, make_task):
-    """(task, checkpoint path or None) for continuing ``run_dir`` from its last checkpoint.
-    ``make_task(config, meta)`` builds the task; meta is None when the run was killed before its first
-    checkpoint (it then starts again from the saved config)."""
+def resume(run_dir: str, task):
+    """(Task, checkpoint path or None) for continuing ``run_dir`` from its last checkpoint; ``task`` is
+    the task's module (tasks/contract.py). Killed before its first checkpoint, the run starts again
+    from its saved config."""
     last = ckpt.read_pointer(os.path.join(run_dir, "checkpoints"), "last")
     if last is None:
-        return make_task(config_from_dict(config_class, read_run_config(run_dir)), None), None
+        return task.Task(config_from_dict(task.RunConfig, read_run_config(run_dir))), None
     meta = ckpt.read_meta(last)
-    return make_task(config_from_dict(config_class, meta["config"]), meta), last
+    return task.Task(config_from_dict(task.RunConfig, meta["config"]), **task.restore(meta)), last
+
+
+class Loaded(NamedTuple):
+    model: nn.Module   # in eval mode
+    config: object     # the task's RunConfig
+    meta: dict         # the checkpoint's
+    checkpoint: str    # its directory
+
+
+def load(path: str, which: str, task) -> Loaded:
+    """A trained run of ``task`` (its module) from a run or checkpoint directory: reads no data."""
+    found = find_checkpoint(path, which)
+    meta = ckpt.read_meta(found)
+    if meta.get("task") != task.NAME:
+        raise ckpt.CheckpointError(f"{found}: a {meta.get('task')!r} checkpoint, not a {task.RUNS} one "
+                                   f"(rnnkit train {task.NAME})")
+    config = config_from_dict(task.RunConfig, meta["config"])
+    model = task.build_model(config, meta)
+    ckpt.load_model_weights(found, model)
+    model.eval()
+    return Loaded(model, config, meta, found)
 
 
 def run_task(path: str) -> str:
@@ -66,12 +90,3 @@ def find_checkpoint(path: str, which: str = "best") -> str:
         raise ckpt.CheckpointError(f"{path}: no checkpoint found (expected a run directory with checkpoints/ "
                                    "or a checkpoint directory)")
     return found
-
-
-def load_meta(path: str, which: str, task: str, what: str):
-    """(checkpoint directory, its meta) for a run of ``task``; a clear error for another task's run."""
-    found = find_checkpoint(path, which)
-    meta = ckpt.read_meta(found)
-    if meta.get("task") != task:
-        raise ckpt.CheckpointError(f"{found}: a {meta.get('task')!r} checkpoint, not {what}")
-    return found, meta

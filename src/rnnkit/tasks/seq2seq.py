@@ -11,9 +11,11 @@ evaluation of the best weights decodes with beam search under ``decode``, as ``r
 ``rnnkit evaluate`` do by default. Decoding and scoring live in decoding.py.
 """
 
+import dataclasses
 import hashlib
 import os
 import random
+import sys
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
@@ -29,10 +31,32 @@ from ..training import checkpoint as ckpt
 from ..training.config import to_dict
 from ..training.trainer import TrainConfig, Trainer
 from . import runs
+from .contract import Flag, Report
 from .decoding import DecodeConfig, decode, score, with_specials
 
+# the task contract (tasks/contract.py)
 NAME = "seq2seq"
+SUMMARY = "translation or summarization (attentional encoder-decoder)"
+RUNS = "sequence-to-sequence"
+DOCS = "seq2seq.md"  # its page in docs/, which documents every key of its config
 RATE = "tok_s"  # what the progress bar calls the count per second of model.loss: target tokens
+VERB = "translate"
+TRAIN_FLAGS = (
+    Flag("--data", "train", "sentence pairs as a TSV file (source<TAB>target), 5%% held out without --valid (or "
+         "give --source and --target)", "FILE"),
+    Flag("--valid", "valid", "validation pairs, a TSV file", "FILE"),
+    Flag("--source", "train_source", "the source sentences, one per line (with --target; 5%% of the pairs held "
+         "out without --valid-source/--valid-target)", "FILE"),
+    Flag("--target", "train_target", "the target sentences, line i translating line i of --source", "FILE"),
+    Flag("--valid-source", "valid_source", "validation source sentences", "FILE"),
+    Flag("--valid-target", "valid_target", "validation target sentences", "FILE"),
+)
+EVALUATE_FLAGS = (
+    Flag("--source", "source", "source sentences, one per line (with --target)", "FILE"),
+    Flag("--target", "target", "reference translations, line i of --source's", "FILE"),
+    Flag("--greedy", "greedy", "greedy decoding instead of beam search", switch=True),
+    Flag("--beam-size", "beam_size", "beam size (default: the run's decode.beam_size)", "K", int),
+)
 
 
 @dataclass(frozen=True)
@@ -285,14 +309,13 @@ def write_lines(path: str, lines: Sequence[str]) -> None:
     os.replace(tmp, path)
 
 
-def config_from_dict(data: dict) -> RunConfig:
-    return runs.config_from_dict(RunConfig, data)
+def restore(meta: dict) -> dict:
+    return {"vocabularies": vocabularies_from_json(meta["vocabularies"]), "expected_sha256": meta["train_sha256"]}
 
 
-def resume_task(run_dir: str):
-    """(Task, checkpoint path or None) for continuing ``run_dir`` from its last checkpoint."""
-    return runs.resume(run_dir, RunConfig, lambda config, meta: Task(config) if meta is None else Task(
-        config, vocabularies_from_json(meta["vocabularies"]), meta["train_sha256"]))
+def build_model(config: RunConfig, meta: dict) -> Seq2Seq:
+    source_vocab, target_vocab = vocabularies_from_json(meta["vocabularies"])
+    return Seq2Seq(config.model, len(source_vocab), len(target_vocab))
 
 
 # --- a trained run ---------------------------------------------------------------------------------
@@ -319,13 +342,9 @@ class TrainedSeq2Seq:
 
 
 def load_trained(path: str, which: str = "best") -> TrainedSeq2Seq:
-    found, meta = runs.load_meta(path, which, NAME, "a sequence-to-sequence model")
-    config = config_from_dict(meta["config"])
-    source_vocab, target_vocab = vocabularies_from_json(meta["vocabularies"])
-    model = Seq2Seq(config.model, len(source_vocab), len(target_vocab))
-    ckpt.load_model_weights(found, model)
-    model.eval()
-    return TrainedSeq2Seq(model, source_vocab, target_vocab, config, found)
+    loaded = runs.load(path, which, sys.modules[__name__])
+    return TrainedSeq2Seq(loaded.model, *vocabularies_from_json(loaded.meta["vocabularies"]), loaded.config,
+                          loaded.checkpoint)
 
 
 def evaluate_files(trained: TrainedSeq2Seq, tsv: str = "", source: str = "", target: str = "",
@@ -338,3 +357,24 @@ def evaluate_files(trained: TrainedSeq2Seq, tsv: str = "", source: str = "", tar
     targets = encode_side(trained.target_vocab, pairs.targets, pairs.origins, "target")
     return score(trained.model, sources, targets, pairs.targets, trained.target_vocab,
                  settings or trained.config.decode, batch_size, greedy, full=True)
+
+
+def evaluate(path: str, which: str, data: Optional[str] = None, batch_size: Optional[int] = None,
+             source: Optional[str] = None, target: Optional[str] = None, greedy: bool = False,
+             beam_size: Optional[int] = None) -> Report:
+    """BLEU and chrF (sacrebleu, detokenized) of beam search (or greedy decoding), and perplexity."""
+    if data and (source or target):
+        raise DataError("give either --data (a TSV file of pairs) or --source and --target (two aligned files)")
+    if not data and not (source and target):
+        raise DataError("a sequence-to-sequence run is evaluated on --source FILE --target FILE (two aligned "
+                        "files) or --data FILE (a TSV file, source<TAB>target per line)")
+    if batch_size is not None and batch_size < 1:
+        raise DataError(f"--batch-size {batch_size}: expected an integer >= 1")
+    trained = load_trained(path, which)
+    settings = trained.config.decode if beam_size is None else dataclasses.replace(trained.config.decode,
+                                                                                  beam_size=beam_size)
+    metrics, _ = evaluate_files(trained, data or "", source or "", target or "", settings, greedy,
+                                batch_size or trained.config.data.eval_batch_size)
+    name = data or f"{source} + {target}"
+    metrics = {"data": name, "checkpoint": trained.checkpoint, **metrics}
+    return Report(metrics, [f"{name} ({os.path.basename(trained.checkpoint)}):"] + report_lines(metrics), [])

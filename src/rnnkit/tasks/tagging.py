@@ -11,6 +11,7 @@ import hashlib
 import os
 import random
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
@@ -28,9 +29,20 @@ from ..training.config import to_dict
 from ..training.metrics import span_metrics
 from ..training.trainer import TrainConfig, Trainer
 from . import runs
+from .contract import Flag, Report, need_data
 
+# the task contract (tasks/contract.py)
 NAME = "tag"
+SUMMARY = "sequence labeling (named entities, BiLSTM-CRF)"
+RUNS = "sequence-labeling"
+DOCS = "tagging.md"  # its page in docs/, which documents every key of its config
 RATE = "tok_s"  # what the progress bar calls the count per second of model.loss
+VERB = "tag"
+TRAIN_FLAGS = (
+    Flag("--data", "train", "CoNLL column file or JSON lines, 10%% of the sentences held out without --valid", "FILE"),
+    Flag("--valid", "valid", "validation sentences, in the same form as --data", "FILE"),
+)
+EVALUATE_FLAGS = ()
 
 
 @dataclass(frozen=True)
@@ -183,7 +195,7 @@ class Task:
                 config.model, word_embedding_size=vectors.dimension))
         self.config = config
         torch.manual_seed(config.train.seed)
-        self.model = build_model(config, self.vocabulary)
+        self.model = tagger(config, self.vocabulary)
         if vectors is not None:
             self.model.set_embeddings(vectors.weight, vectors.found)
         items = self.train_items
@@ -218,7 +230,7 @@ class Task:
                        evaluate_final=self.report)
 
 
-def build_model(config: RunConfig, vocabulary: TaggingVocabulary) -> SequenceTagger:
+def tagger(config: RunConfig, vocabulary: TaggingVocabulary) -> SequenceTagger:
     allowed = allowed_transitions(vocabulary.tags, config.data.train_scheme)
     return SequenceTagger(config.model, len(vocabulary.words), len(vocabulary.chars), len(vocabulary.tags),
                           len(CASES), *allowed)
@@ -252,14 +264,13 @@ def finish(task: Task, run_dir: str, summary: dict) -> List[str]:
         f"report.json in {run_dir}"]
 
 
-def config_from_dict(data: dict) -> RunConfig:
-    return runs.config_from_dict(RunConfig, data)
+def restore(meta: dict) -> dict:
+    return {"vocabulary": TaggingVocabulary.from_json(meta["vocabulary"]), "scheme": meta["scheme"],
+            "expected_sha256": meta["train_sha256"]}
 
 
-def resume_task(run_dir: str):
-    """(Task, checkpoint path or None) for continuing ``run_dir`` from its last checkpoint."""
-    return runs.resume(run_dir, RunConfig, lambda config, meta: Task(config) if meta is None else Task(
-        config, TaggingVocabulary.from_json(meta["vocabulary"]), meta["scheme"], meta["train_sha256"]))
+def build_model(config: RunConfig, meta: dict) -> SequenceTagger:
+    return tagger(config, TaggingVocabulary.from_json(meta["vocabulary"]))
 
 
 # --- a trained run ---------------------------------------------------------------------------------
@@ -283,13 +294,9 @@ class TrainedTagger:
 
 
 def load_trained(path: str, which: str = "best") -> TrainedTagger:
-    found, meta = runs.load_meta(path, which, NAME, "a sequence tagger")
-    config = config_from_dict(meta["config"])
-    vocabulary = TaggingVocabulary.from_json(meta["vocabulary"])
-    model = build_model(config, vocabulary)
-    ckpt.load_model_weights(found, model)
-    model.eval()
-    return TrainedTagger(model, vocabulary, config, meta["scheme"], found)
+    loaded = runs.load(path, which, sys.modules[__name__])
+    return TrainedTagger(loaded.model, TaggingVocabulary.from_json(loaded.meta["vocabulary"]), loaded.config,
+                         loaded.meta["scheme"], loaded.checkpoint)
 
 
 def evaluate_file(trained: TrainedTagger, path: str, batch_size: int = 256) -> dict:
@@ -298,6 +305,17 @@ def evaluate_file(trained: TrainedTagger, path: str, batch_size: int = 256) -> d
     items, unknown, total = encode(trained.vocabulary, sentences, d.train_scheme)
     metrics = score(trained.model, items, sentences.tags, trained.vocabulary, batch_size)
     return {**metrics, "sentences": len(sentences), "tokens": total, "unknown_word_rate": unknown / max(total, 1)}
+
+
+def evaluate(path: str, which: str, data: str, batch_size: Optional[int] = None) -> Report:
+    """Exact-span precision, recall and F1 per type (conlleval semantics) and token accuracy."""
+    data = need_data(data, NAME, path)
+    trained = load_trained(path, which)
+    metrics = {"data": data, "checkpoint": trained.checkpoint, **evaluate_file(trained, data, batch_size or 256)}
+    line = (f"{data}: {metrics['sentences']:,} sentences, {metrics['tokens']:,} tokens: span F1 "
+            f"{100 * metrics['f1']:.2f}, token accuracy {100 * metrics['accuracy']:.2f}, loss {metrics['loss']:.4f} "
+            f"({os.path.basename(trained.checkpoint)}; {100 * metrics['unknown_word_rate']:.1f}% of the words unknown)")
+    return Report(metrics, [line] + report_lines(metrics), [])
 
 
 def tokenize(line: str):
