@@ -51,9 +51,10 @@ def evaluate_run(args) -> int:
 
 
 # --- the parser ----------------------------------------------------------------------------------
-CONFIG_HELP = ("Configuration: sections data, model and train (every key: docs/language-modeling.md, "
-               "docs/classification.md, docs/tagging.md, docs/forecasting.md, docs/seq2seq.md). Later sources "
-               "win: defaults < --config files < the options above (--data, --target, ...) < --set overrides.")
+CONFIG_HELP = ("Configuration: sections data, model and train (every key: "
+               + ", ".join(f"docs/{task.DOCS}" for task in TASKS.values()) + "; the recurrent layer's model.* "
+               "keys, the same in every task: docs/cells.md). Later sources win: defaults < --config files < the "
+               "options above (--data, --target, ...) < --set overrides.")
 
 
 def run_arguments(parser, batch_size=None, verbose=None) -> None:

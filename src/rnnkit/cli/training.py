@@ -1,6 +1,5 @@
 """`rnnkit train TASK` and `rnnkit resume RUN_DIR`: build a task, run the Trainer, print the summary."""
 
-import math
 import os
 import shutil
 import sys
@@ -30,8 +29,7 @@ def run_training(task_module, task, run_dir: str, checkpoint, quiet: bool) -> in
               file=sys.stderr)
         return EXIT_INTERRUPTED
     monitor, best = summary["monitor"], summary["best"]
-    extra = f" (perplexity {math.exp(min(best, 700)):.2f})" if monitor == "loss" and task_module.NAME == "lm" else ""
-    print(f"done: {summary['steps']} steps in {summary['elapsed']:.0f} s; best valid {monitor} {best:.4f}{extra} "
+    print(f"done: {summary['steps']} steps in {summary['elapsed']:.0f} s; best valid {monitor} {best:.4f} "
           f"at step {summary['best_step']}{', stopped early' if summary['stopped_early'] else ''}")
     for line in task_module.finish(task, run_dir, summary):
         print(line)

@@ -174,10 +174,11 @@ def format_eval(record: dict) -> str:
 
 def finish(task: "Task", run_dir: str, summary: dict) -> list:
     """The lines to print after training."""
+    lines = [f"best valid perplexity {math.exp(min(summary['best'], 700.0)):.2f}"] if summary["monitor"] == "loss" else []
     final = summary["final"]
     if not final:
-        return []
-    return [f"all of the validation data: loss {final['loss']:.4f}, perplexity {final['perplexity']:.2f}, "
+        return lines
+    return lines + [f"all of the validation data: loss {final['loss']:.4f}, perplexity {final['perplexity']:.2f}, "
             f"{final['bits_per_char']:.4f} bits/char"]
 
 
