@@ -30,7 +30,6 @@ class Choice(NamedTuple):
     reasons: Tuple[str, ...]  # why, a line each (explain())
 
 
-@functools.lru_cache(maxsize=None)  # configs are frozen: the answer is asked on every forward
 def fused_blockers(config) -> tuple:
     """Why torch's fused kernel does not compute this configuration (empty when it does)."""
     kind = KINDS[config.cell]
@@ -44,7 +43,6 @@ def fused_blockers(config) -> tuple:
     return tuple(blockers)
 
 
-@functools.lru_cache(maxsize=None)
 def native_lacks(config) -> tuple:
     """Why the C++ scan cannot run this configuration, wherever it runs (empty when it can)."""
     kind = KINDS[config.cell]
@@ -59,10 +57,15 @@ def backend_problem(config) -> Optional[str]:
     return "; ".join(lacks) or None
 
 
+_DEFAULTS: dict = {}  # RecurrentOptions' defaults, filled on first use (config.py imports this module)
+
+
 def _in_effect(config, name: str) -> bool:
     """Whether option ``name`` differs from its default in RecurrentOptions."""
-    from .config import FIELDS  # config.py validates with this module's functions: imported when first used
-    return getattr(config, name) != FIELDS[name].default
+    if not _DEFAULTS:
+        from .config import FIELDS
+        _DEFAULTS.update({key: field.default for key, field in FIELDS.items()})
+    return getattr(config, name) != _DEFAULTS[name]
 
 
 class Surroundings:

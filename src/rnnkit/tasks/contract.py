@@ -23,6 +23,8 @@ model family: a new task is a module that provides these names, plus its line in
   finish(task, run_dir, summary)    after training: the task's reports written; the lines to print
   evaluate(path, which, data, batch_size, **options) -> Report
                                     a trained run (its ``which`` checkpoint) measured on a file
+  load_trained(path, which)         a trained run ready to predict, through runs.load: what VERB uses
+                                    (the model, and the task's vocabularies, classes or scaling)
 """
 
 from typing import Callable, List, NamedTuple, Optional
