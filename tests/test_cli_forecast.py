@@ -126,7 +126,10 @@ def test_bad_input_is_named(run, tmp_path, capsys):
     assert "line 52" in capsys.readouterr().err
     assert main([*base, "--data", blank, "--target", "load", "--set", "data.fill=interpolate"]) == 0
     assert main([*base, "--data", data, "--target", "load", "--text-column", "x"]) == EXIT_BAD_INPUT
-    assert main(["forecast", out, "--data", data, "--alerts", "--level", "1.5"]) == EXIT_BAD_INPUT
+    with pytest.raises(SystemExit) as stopped:  # argparse: the command line itself (exit code 2)
+        main(["forecast", out, "--data", data, "--alerts", "--level", "1.5"])
+    assert stopped.value.code == 2
+    assert "argument --level: expected a number in (0, 1), got '1.5'" in capsys.readouterr().err
 
 
 def test_point_models_have_no_alerts_and_future_covariates_need_their_values(tmp_path, capsys):

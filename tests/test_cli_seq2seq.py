@@ -186,8 +186,9 @@ def test_bad_input_is_one_clear_error(run, files, tmp_path, capsys):
     assert f"rnnkit: error: {missing}: no such file" in capsys.readouterr().err
     assert main(["translate", run, files[2], "--greedy", "--n-best", "2"]) == EXIT_BAD_INPUT
     assert "--n-best needs beam search" in capsys.readouterr().err
-    assert main(["translate", run, files[2], "--beam-size", "0"]) == EXIT_BAD_INPUT
-    assert "decode.beam_size=0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:  # argparse: the command line itself (exit code 2)
+        main(["translate", run, files[2], "--beam-size", "0"])
+    assert stopped.value.code == 2 and "argument --beam-size: expected an integer >= 1, got 0" in capsys.readouterr().err
     other = tmp_path / "classifier"
     other.mkdir()
     (other / "config.yaml").write_text("task: classify\n", encoding="utf-8")

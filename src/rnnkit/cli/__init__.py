@@ -1,9 +1,11 @@
 """The rnnkit command line: the one place that prints. One module per group of verbs (training,
 lm, classify, tag, bench); this one holds the parser and ``main``.
 
-Exit codes: 0 done, 1 bad input (file, config, checkpoint: the message says which and why),
-2 bad command line (argparse), 3 the loss diverged (NaN/Inf; the last checkpoint is still good),
-130 interrupted (Ctrl-C; resume continues from the last checkpoint).
+Exit codes (rnnkit/errors.py, the README's table): 0 done, 1 bad input (file, config, checkpoint: the
+message says which and why), 2 bad command line (argparse: numeric options are range-checked there),
+3 the loss diverged (NaN/Inf; the last checkpoint is still good), 130 interrupted (Ctrl-C; resume
+continues from the last checkpoint). Any RnnkitError a verb did not report itself is turned into its
+message and exit code here.
 """
 
 import argparse
@@ -16,7 +18,9 @@ from . import bench as bench_verb
 from . import classify, forecast, lm, training, translate
 from . import tag as tag_verb
 from ..tasks import TASKS
-from .common import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, error, note
+from ..errors import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED, RnnkitError
+from ..tasks.contract import number, whole
+from .common import error, note
 from .flags import add_task_flags
 
 __all__ = ["main", "build_parser", "EXIT_BAD_INPUT", "EXIT_DIVERGED", "EXIT_INTERRUPTED"]
@@ -65,7 +69,7 @@ def run_arguments(parser, batch_size=None, verbose=None) -> None:
                         help="which checkpoint of a run directory (default: best)")
     if batch_size:
         default, what = batch_size
-        parser.add_argument("--batch-size", type=int, default=default, help=f"{what} (default {default})")
+        parser.add_argument("--batch-size", type=whole(1), default=default, help=f"{what} (default {default})")
     if verbose:
         parser.add_argument("--verbose", action="store_true", help=f"report {verbose} on stderr")
 
@@ -106,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_arguments(evaluate)
     evaluate.add_argument("--data", metavar="FILE", help="text (lm), labeled data (classify, tag), a series "
                           "(forecast) or a TSV file of sentence pairs (seq2seq)")
-    evaluate.add_argument("--batch-size", type=int, default=None, help="lm: parallel streams (default 16); "
+    evaluate.add_argument("--batch-size", type=whole(1), default=None, help="lm: parallel streams (default 16); "
                           "classify, tag: texts per batch (default 256); seq2seq: sentences per batch (default: the "
                           "run's data.eval_batch_size)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
@@ -134,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("file", metavar="FILE", nargs="?", help="input (default: stdin, plain text)")
     tag.add_argument("--input", choices=["auto", "conll", "jsonl", "text"], default="auto",
                      help="the input's form (default: from the name and the first lines)")
-    tag.add_argument("--token-column", type=int, default=0, help="CoNLL: the tokens' column (default 0)")
+    tag.add_argument("--token-column", type=whole(0), default=0, help="CoNLL: the tokens' column (default 0)")
     tag.add_argument("--json", action="store_true", help="one JSON object per sentence, with its spans")
     tag.set_defaults(run=tag_verb.tag)
 
@@ -145,16 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
                                       "and batched, and stream out as they are done (line by line at a terminal).")
     run_arguments(tr, batch_size=(64, "sentences per batch"), verbose="throughput (sentences/s)")
     tr.add_argument("file", metavar="FILE", nargs="?", help="input, one sentence per line (default or -: stdin)")
-    tr.add_argument("--beam-size", type=int, metavar="K", help="beam size (default: the run's decode.beam_size)")
-    tr.add_argument("--n-best", type=int, default=1, metavar="N", help="print the N best hypotheses as "
+    tr.add_argument("--beam-size", type=whole(1), metavar="K", help="beam size (default: the run's decode.beam_size)")
+    tr.add_argument("--n-best", type=whole(1), default=1, metavar="N", help="print the N best hypotheses as "
                     "'i ||| hypothesis ||| score' lines (Moses' n-best format, i from 0; default 1: the "
                     "translations alone)")
     tr.add_argument("--greedy", action="store_true", help="greedy decoding (fastest) instead of beam search")
-    tr.add_argument("--length-penalty", type=float, metavar="ALPHA", help="GNMT's length penalty alpha "
+    tr.add_argument("--length-penalty", type=number(0), metavar="ALPHA", help="GNMT's length penalty alpha "
                     "(default: the run's decode.length_penalty; 0 = none)")
-    tr.add_argument("--max-length-a", type=float, metavar="A", help="at most floor(A * source tokens + B) "
+    tr.add_argument("--max-length-a", type=number(0), metavar="A", help="at most floor(A * source tokens + B) "
                     "output tokens (default: the run's decode.max_length_a)")
-    tr.add_argument("--max-length-b", type=float, metavar="B", help="(default: the run's decode.max_length_b)")
+    tr.add_argument("--max-length-b", type=number(0), metavar="B", help="(default: the run's decode.max_length_b)")
     tr.add_argument("--attention-plot", metavar="DIR", help="write an attention heatmap per sentence, "
                     "DIR/00001.png for line 1 (source subwords x output subwords)")
     tr.set_defaults(run=translate.translate)
@@ -171,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--output", metavar="CSV", help="write the CSV there (default: stdout)")
     fc.add_argument("--plot", metavar="PNG", help="draw history, forecast and interval")
     fc.add_argument("--alerts", action="store_true", help="flag observations outside their one-step-ahead interval")
-    fc.add_argument("--level", type=float, default=None, help="--alerts: the interval's probability (default 0.95)")
+    fc.add_argument("--level", type=number(0, 1, low_open=True, high_open=True), default=None,
+                    help="--alerts: the interval's probability (default 0.95)")
     fc.set_defaults(run=forecast.forecast)
 
     generate = verbs.add_parser("generate", help="sample text from a trained language model, streamed",
@@ -180,12 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     run_arguments(generate, verbose="timing")
     generate.add_argument("--prompt", default="", help="priming text (default: start of a line)")
     generate.add_argument("--escapes", action="store_true", help="read \\n, \\t in --prompt as escapes")
-    generate.add_argument("--max-tokens", type=int, default=500, help="tokens to generate (default 500)")
-    generate.add_argument("--temperature", type=float, default=0.8,
+    generate.add_argument("--max-tokens", type=whole(0), default=500, help="tokens to generate (default 500)")
+    generate.add_argument("--temperature", type=number(0), default=0.8,
                           help="softmax temperature; 0 = greedy (default 0.8)")
-    generate.add_argument("--top-k", type=int, default=0, help="sample among the k most likely (0 = all)")
-    generate.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1 = off)")
-    generate.add_argument("--seed", type=int, default=0, help="random seed: same seed, same text")
+    generate.add_argument("--top-k", type=whole(0), default=0, help="sample among the k most likely (0 = all)")
+    generate.add_argument("--top-p", type=number(0, 1, low_open=True), default=1.0, help="nucleus sampling mass (1 = off)")
+    generate.add_argument("--seed", type=whole(0), default=0, help="random seed: same seed, same text")
     generate.add_argument("--stop-at-eos", action="store_true", help="word level: stop at the end of a line")
     generate.set_defaults(run=lm.generate)
 
@@ -196,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "and prints the ratio, achieved GFLOP/s and a matmul ceiling.")
     cells.add_argument("--quick", action="store_true", help="hidden 256, one layer, 3 repeats (about a minute or two)")
     cells.add_argument("--json", action="store_true", help="one JSON object per row on stdout, nothing else")
-    cells.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    cells.add_argument("--threads", type=whole(0), default=0, help="torch threads (default: torch's choice)")
     cells.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]: against cuDNN on a GPU")
     cells.set_defaults(run=bench_verb.bench)
     return parser
@@ -208,10 +213,11 @@ def main(argv=None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 0
-    if getattr(args, "max_tokens", 1) < 0 or getattr(args, "top_p", 1.0) <= 0 or getattr(args, "top_p", 1.0) > 1:
-        parser.error("--max-tokens must be >= 0 and --top-p in (0, 1]")
     try:
         return args.run(args)
+    except RnnkitError as problem:  # bad input the verb did not report itself: one line, its exit code
+        error(str(problem))
+        return problem.exit_code
     except BrokenPipeError:  # `rnnkit predict ... | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 0

@@ -1,8 +1,8 @@
-"""What every verb shares: exit codes, error lines, and notes about the input."""
+"""What every verb shares: error lines, notes about the input, loading the run a verb works on."""
 
 import sys
 
-EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 3, 130
+from ..errors import EXIT_BAD_INPUT
 
 
 def error(message: str) -> int:
@@ -45,3 +45,4 @@ def load_run(args, task: str):
         return module.load_trained(args.run_dir, args.checkpoint), None
     except (CheckpointError, FileNotFoundError) as problem:
         return None, error(str(problem))
+

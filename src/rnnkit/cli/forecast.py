@@ -27,8 +27,6 @@ def forecast(args) -> int:
     from ..data import DataError
     from ..training.checkpoint import CheckpointError
 
-    if args.level is not None and not 0 < args.level < 1:
-        return error(f"--level {args.level}: expected a number in (0, 1), e.g. 0.95")
     trained, failed = load_run(args, "forecast")
     if failed is not None:
         return failed

@@ -4,7 +4,8 @@ import os
 import shutil
 import sys
 
-from .common import EXIT_DIVERGED, EXIT_INTERRUPTED, error, report_skipped
+from ..errors import EXIT_DIVERGED, EXIT_INTERRUPTED
+from .common import error, report_skipped
 from .progress import ProgressBar
 
 

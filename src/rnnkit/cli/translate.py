@@ -92,8 +92,6 @@ def translate(args) -> int:
         settings = decode_settings(trained, args)
     except ValueError as problem:
         return error(str(problem))
-    if args.n_best < 1 or args.batch_size < 1:
-        return error(f"--n-best {args.n_best}, --batch-size {args.batch_size}: expected integers >= 1")
     if args.greedy and args.n_best > 1:
         return error("--greedy finds one hypothesis per sentence; --n-best needs beam search")
     if not args.greedy and args.n_best > settings.beam_size:

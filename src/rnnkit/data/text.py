@@ -2,9 +2,7 @@
 
 import os
 
-
-class DataError(ValueError):
-    """Input data that cannot be used as it is; the message names the file and the problem."""
+from ..errors import DataError
 
 
 def read_text(path: str) -> str:

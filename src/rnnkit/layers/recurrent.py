@@ -265,11 +265,12 @@ class Recurrent(nn.Module):
     def from_torch(cls, module: nn.RNNBase, **options) -> "Recurrent":
         """A Recurrent with the configuration and a copy of the weights of a torch.nn.RNN/LSTM/GRU."""
         layer = cls(RecurrentConfig(
-            kind_of_torch_mode(module.mode), input_size=module.input_size, hidden_size=module.hidden_size, num_layers=module.num_layers,
-            bias=module.bias, bidirectional=module.bidirectional, proj_size=getattr(module, "proj_size", 0),
-            dropout=module.dropout, **options))
+            kind_of_torch_mode(module.mode), input_size=module.input_size, hidden_size=module.hidden_size,
+            num_layers=module.num_layers, bias=module.bias, bidirectional=module.bidirectional,
+            proj_size=getattr(module, "proj_size", 0), dropout=module.dropout, **options))
+        layer = layer.to(next(module.parameters()))  # the module's dtype and device first: a float64 copy stays exact
         layer.load_torch_state_dict(module.state_dict())
-        return layer.to(next(module.parameters()))  # the module's dtype and device
+        return layer
 
     def load_torch_state_dict(self, state_dict: dict) -> None:
         """Copy weights named as in torch.nn.LSTM (``weight_ih_l1_reverse`` ...) into the cells."""

@@ -201,7 +201,8 @@ class Task:
                 config.model, embedding_size=vectors.dimension))
         self.config = config
         torch.manual_seed(config.train.seed)
-        self.model = TextClassifier(config.model, len(self.encoder), len(self.classes))
+        self.model = runs.build_within_memory(
+            lambda: TextClassifier(config.model, len(self.encoder), len(self.classes)))
         if vectors is not None:
             self.model.set_embeddings(vectors.weight, vectors.found)
         counts = torch.bincount(self.train_labels, minlength=len(self.classes))

@@ -27,6 +27,8 @@ model family: a new task is a module that provides these names, plus its line in
                                     (the model, and the task's vocabularies, classes or scaling)
 """
 
+import argparse
+import math
 from typing import Callable, List, NamedTuple, Optional
 
 from ..data import DataError
@@ -76,3 +78,35 @@ def skipped_notes(skipped: dict) -> List[str]:
     """Per file, the rows a reader skipped (path -> Counter of reasons)."""
     return [f"{path}: {sum(counts.values())} rows skipped ({', '.join(f'{kind} x{n}' for kind, n in counts.most_common())})"
             for path, counts in skipped.items() if counts]
+
+
+# the types of numeric options, a task's and the verbs' alike: argparse refuses a value out of range
+# (exit code 2) with a message naming the option
+
+def whole(low: int = 1):
+    """An argparse type: an integer >= ``low``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+        return value
+    return parse
+
+
+def number(low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False):
+    """An argparse type: a finite number in the interval from ``low`` to ``high`` (open where said)."""
+    shown = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open or high == math.inf else ']'}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        inside = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+        if not (math.isfinite(value) and inside):
+            raise argparse.ArgumentTypeError(f"expected a number in {shown}, got {text!r}")
+        return value
+    return parse

@@ -25,7 +25,7 @@ from ..training import checkpoint as ckpt
 from ..training.config import to_dict
 from ..training.trainer import TrainConfig, Trainer, to_device
 from . import runs
-from .contract import Flag, Report, need_data
+from .contract import Flag, Report, need_data, whole
 from .backtest import BacktestConfig, Prepared, backtest, fit_baselines, format_table, plot_backtest
 
 # the task contract (tasks/contract.py)
@@ -44,8 +44,8 @@ TRAIN_FLAGS = (
          many=True),
     Flag("--future-covariates", "future_covariates", "covariates known in advance (calendar features are added "
          "from the timestamps anyway)", "NAME", many=True),
-    Flag("--horizon", "horizon", "steps to forecast (default 24)", "K", int),
-    Flag("--context", "context", "past steps the model sees (default 96)", "C", int),
+    Flag("--horizon", "horizon", "steps to forecast (default 24)", "K", whole(1)),
+    Flag("--context", "context", "past steps the model sees (default 96)", "C", whole(1)),
 )
 EVALUATE_FLAGS = ()
 
@@ -199,7 +199,8 @@ class Task:
         known = windows.known.shape[1]
         self.config = config
         torch.manual_seed(config.train.seed)
-        self.model = Forecaster(config.model, len(d.targets), C, K, windows.covariates.shape[1], known)
+        self.model = runs.build_within_memory(
+            lambda: Forecaster(config.model, len(d.targets), C, K, windows.covariates.shape[1], known))
         self.batches = BucketBatches([1] * len(self.train_origins),
                                      lambda rows: windows.batch([self.train_origins[i] for i in rows]),
                                      d.batch_size, seed=config.train.seed + 1, pool=1)

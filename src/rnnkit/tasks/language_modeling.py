@@ -21,7 +21,7 @@ from ..data.streams import TokenStream, eval_windows
 from ..data.tokenizer import KINDS, fit_tokenizer, tokenizer_from_json
 from ..models import LanguageModel, LanguageModelConfig
 from . import runs
-from .contract import Flag, Report, need_data, unknown_note
+from .contract import Flag, Report, need_data, unknown_note, whole
 from ..training.config import to_dict
 from ..training.trainer import TrainConfig, Trainer
 
@@ -37,7 +37,7 @@ TRAIN_FLAGS = (
          "held out without --valid", "FILE"),
     Flag("--valid", "valid", "validation text", "FILE"),
 )
-EVALUATE_FLAGS = (Flag("--bptt", "bptt", "steps per window (default 256)", "T", int),)
+EVALUATE_FLAGS = (Flag("--bptt", "bptt", "steps per window (default 256)", "T", whole(1)),)
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ class Task:
         self.valid_ids, self.valid_unknown = encode(self.tokenizer, valid_text, data.valid or data.train)
         self.chars_per_token = len(train_text) / self.train_ids.numel()
         torch.manual_seed(config.train.seed)
-        self.model = LanguageModel(config.model, len(self.tokenizer))
+        self.model = runs.build_within_memory(lambda: LanguageModel(config.model, len(self.tokenizer)))
         self.stream = TokenStream(self.train_ids, data.batch_size, data.bptt, data.random_bptt,
                                   seed=config.train.seed + 1)
 

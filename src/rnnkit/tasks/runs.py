@@ -5,10 +5,13 @@
 """
 
 import os
-from typing import NamedTuple
+from typing import Callable, NamedTuple, Optional
 
+import torch
 import yaml
 from torch import nn
+
+from ..errors import ConfigError
 
 from ..training import checkpoint as ckpt
 from ..training.config import build, to_dict
@@ -67,7 +70,7 @@ def load(path: str, which: str, task) -> Loaded:
         raise ckpt.CheckpointError(f"{found}: a {meta.get('task')!r} checkpoint, not a {task.RUNS} one "
                                    f"(rnnkit train {task.NAME})")
     config = config_from_dict(task.RunConfig, meta["config"])
-    model = task.build_model(config, meta)
+    model = build_within_memory(lambda: task.build_model(config, meta))
     ckpt.load_model_weights(found, model)
     model.eval()
     return Loaded(model, config, meta, found)
@@ -90,3 +93,32 @@ def find_checkpoint(path: str, which: str = "best") -> str:
         raise ckpt.CheckpointError(f"{path}: no checkpoint found (expected a run directory with checkpoints/ "
                                    "or a checkpoint directory)")
     return found
+
+
+def memory_size() -> int:
+    """This machine's physical memory in bytes."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def build_within_memory(build: Callable[[], nn.Module], limit: Optional[int] = None) -> nn.Module:
+    """``build()``, once a dry run on the meta device (shapes only: no memory, no random numbers drawn)
+    shows that training it fits in ``limit`` bytes (this machine's memory): its weights, their gradients
+    and AdamW's two moments. A model too large is refused with its size before a byte is allocated
+    (a hidden size of 1e9 would otherwise die in the allocator, or be killed by the kernel)."""
+    limit = limit or memory_size()
+    try:
+        with torch.device("meta"):
+            probe = build()
+    except RuntimeError as problem:
+        if "overflow" not in str(problem):
+            raise
+        raise ConfigError(f"the model is too large to be built at all ({problem}): make model.hidden_size, "
+                          "model.num_layers or the embeddings smaller") from None
+    count = sum(p.numel() for p in probe.parameters())
+    size = sum(t.numel() * t.element_size() for t in [*probe.parameters(), *probe.buffers()])
+    if 4 * size > limit:
+        raise ConfigError(f"the model would have {count:,} parameters ({size / 2**30:,.1f} GiB; about "
+                          f"{4 * size / 2**30:,.1f} GiB to train with AdamW), more than this machine's "
+                          f"{limit / 2**30:,.1f} GiB of memory: make model.hidden_size, model.num_layers or the "
+                          "embeddings smaller")
+    return build()

@@ -31,7 +31,7 @@ from ..training import checkpoint as ckpt
 from ..training.config import to_dict
 from ..training.trainer import TrainConfig, Trainer
 from . import runs
-from .contract import Flag, Report
+from .contract import Flag, Report, whole
 from .decoding import DecodeConfig, decode, score, with_specials
 
 # the task contract (tasks/contract.py)
@@ -55,7 +55,7 @@ EVALUATE_FLAGS = (
     Flag("--source", "source", "source sentences, one per line (with --target)", "FILE"),
     Flag("--target", "target", "reference translations, line i of --source's", "FILE"),
     Flag("--greedy", "greedy", "greedy decoding instead of beam search", switch=True),
-    Flag("--beam-size", "beam_size", "beam size (default: the run's decode.beam_size)", "K", int),
+    Flag("--beam-size", "beam_size", "beam size (default: the run's decode.beam_size)", "K", whole(1)),
 )
 
 
@@ -225,7 +225,8 @@ class Task:
         self.hypotheses: List[str] = []  # the final evaluation's, for valid.hyp.txt
         self.config = config
         torch.manual_seed(config.train.seed)
-        self.model = Seq2Seq(m, len(self.source_vocab), len(self.target_vocab))
+        self.model = runs.build_within_memory(
+            lambda: Seq2Seq(m, len(self.source_vocab), len(self.target_vocab)))
         self.batches = pair_batches(self.train_sources, self.train_targets, d.batch_size, config.train.seed + 1,
                                     d.bucket_pool)
 

@@ -195,7 +195,7 @@ class Task:
                 config.model, word_embedding_size=vectors.dimension))
         self.config = config
         torch.manual_seed(config.train.seed)
-        self.model = tagger(config, self.vocabulary)
+        self.model = runs.build_within_memory(lambda: tagger(config, self.vocabulary))
         if vectors is not None:
             self.model.set_embeddings(vectors.weight, vectors.found)
         items = self.train_items

@@ -22,13 +22,11 @@ from typing import Optional
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..errors import CheckpointError
+
 FORMAT = "rnnkit-checkpoint"
 VERSION = 1
 MODEL_FILE, TRAIN_FILE, META_FILE = "model.safetensors", "train.safetensors", "checkpoint.json"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, incomplete or from an incompatible format."""
 
 
 def aliases(state: dict) -> list:

@@ -7,6 +7,7 @@ and ill-typed values are errors that name the key and list what is valid.
 
 import dataclasses
 import json
+import math
 import os
 import types
 import typing
@@ -14,9 +15,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A configuration key or value that does not fit the dataclass it is meant for."""
+from ..errors import ConfigError
 
 
 def _type_name(tp) -> str:
@@ -30,6 +29,12 @@ def _coerce(value: Any, tp, where: str) -> Any:
         options = typing.get_args(tp)
         if value is None and type(None) in options:
             return None
+        others = [option for option in options if option is not type(None)]
+        if len(others) == 1:  # Optional[X]: X's own error says best what is wrong
+            try:
+                return _coerce(value, others[0], where)
+            except ConfigError as error:
+                raise ConfigError(f"{error} (or null)") from None
         errors = []
         for option in options:
             if option is type(None):
@@ -66,14 +71,19 @@ def _coerce(value: Any, tp, where: str) -> Any:
             return value
         raise ConfigError(f"{where}: expected an integer, got {value!r}")
     if tp is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            number = float(value)
+        elif isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if number is None:
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(number):  # .nan, .inf: no key of rnnkit's means anything by them
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+        return number
     if tp is str:
         if isinstance(value, str):
             return value

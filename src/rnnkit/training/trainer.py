@@ -26,6 +26,7 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 
+from ..errors import ConfigError, TrainingDiverged
 from . import checkpoint as ckpt
 from .logs import MetricsLog, TensorBoard, plot_losses
 from .schedule import SCHEDULES, Plateau, cosine_factor, warmup_factor
@@ -78,11 +79,18 @@ class TrainConfig:
             fail("optimizer", f"one of {OPTIMIZERS}")
         if self.schedule not in SCHEDULES:
             fail("schedule", f"one of {SCHEDULES}")
+        for name in ("lr", "weight_decay", "momentum", "beta1", "beta2", "clip_norm", "max_epochs", "time_budget",
+                     "min_lr_ratio", "plateau_factor"):
+            if not math.isfinite(getattr(self, name)):  # (the config builder refuses them first)
+                fail(name, "a finite number")
         if not self.lr > 0:
             fail("lr", "a number > 0")
         for name in ("weight_decay", "momentum", "clip_norm", "max_epochs", "time_budget"):
             if getattr(self, name) < 0:
                 fail(name, "a number >= 0")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                fail(name, "a number in [0, 1)")
         if not 0 <= self.min_lr_ratio <= 1:
             fail("min_lr_ratio", "a number in [0, 1]")
         if not 0 < self.plateau_factor < 1:
@@ -118,11 +126,11 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ValueError(f"train.device={name!r}: CUDA is not available here (torch {torch.__version__}); "
+            raise ConfigError(f"train.device={name!r}: CUDA is not available here (torch {torch.__version__}); "
                              "use train.device=cpu or auto")
         index = torch.device(name).index or 0
         if index >= torch.cuda.device_count():
-            raise ValueError(f"train.device={name!r}: only {torch.cuda.device_count()} GPU(s) here")
+            raise ConfigError(f"train.device={name!r}: only {torch.cuda.device_count()} GPU(s) here")
     return torch.device(name)
 
 
@@ -136,10 +144,6 @@ def to_device(batch, device: torch.device):
         items = [to_device(v, device) for v in batch]
         return type(batch)(*items) if hasattr(batch, "_fields") else type(batch)(items)
     return batch
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last checkpoint is the last good state."""
 
 
 class Callback:
