@@ -30,7 +30,8 @@ def assert_resume_repeats(task_module, config, root, stop: int) -> str:
     runs.save_run_config(directory, task_module.NAME, config)
     with pytest.raises(KeyboardInterrupt):
         task_module.Task(config).trainer(directory, callbacks=[StopAt(stop)]).fit()
-    task, checkpoint = runs.resume(directory, task_module)
+    task, checkpoint, passed_over = runs.resume(directory, task_module)
+    assert not passed_over
     trainer = task.trainer(directory)
     trainer.load(checkpoint)
     trainer.fit()

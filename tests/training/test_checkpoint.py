@@ -75,7 +75,8 @@ def test_parameters_that_are_views_of_one_buffer_save_and_load(tmp_path):
 @pytest.mark.parametrize("other, match", [
     (nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2), nn.Linear(2, 2)), r"missing \['3.bias', '3.weight'\]"),
     (nn.Sequential(nn.Linear(3, 4)), r"unexpected \['2.bias', '2.weight'\]"),
-    (nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 3)), "size mismatch for 2.weight"),
+    (nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 3)), r"2.weight is torch.float32 \(2, 4\), the model's "
+                                                                 r"is torch.float32 \(3, 4\)"),
 ], ids=["missing", "unexpected", "shape"])
 def test_weights_that_do_not_fit_are_a_checkpoint_error(tmp_path, other, match):
     path = ckpt.save_checkpoint(str(tmp_path), "step-00000001", small_model(), {}, {})

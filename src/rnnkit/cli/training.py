@@ -5,7 +5,7 @@ import shutil
 import sys
 
 from ..errors import EXIT_DIVERGED, EXIT_INTERRUPTED
-from .common import error, report_skipped
+from .common import error, note, report_skipped
 from .progress import ProgressBar
 
 
@@ -79,8 +79,8 @@ def train(args) -> int:
     save_run_config(run_dir, task_module.NAME, task.config)  # the task may settle a value (E from the vectors)
     if not args.quiet:
         print(task.describe(), file=sys.stderr)
-        for note in getattr(task, "notes", ()):
-            print(f"rnnkit: note: {note}", file=sys.stderr)
+        for line in getattr(task, "notes", ()):
+            note(line)
         report_skipped(getattr(task, "skipped", {}))
     return run_training(task_module, task, run_dir, None, args.quiet)
 
@@ -95,7 +95,11 @@ def resume(args) -> int:
         name = read_run_config(args.run_dir)["task"]
         if name not in TASKS:
             return error(f"{args.run_dir}: a run of task {name!r}, which this rnnkit does not know")
-        task, checkpoint = resume_run(args.run_dir, TASKS[name])
+        task, checkpoint, passed_over = resume_run(args.run_dir, TASKS[name])
     except (DataError, CheckpointError, FileNotFoundError, ValueError) as problem:
         return error(str(problem))
+    for problem in passed_over:
+        note(f"{problem}: passed over")
+    if passed_over:
+        note(f"resuming from {checkpoint or 'the start (no whole checkpoint)'}")
     return run_training(TASKS[name], task, args.run_dir, checkpoint, args.quiet)

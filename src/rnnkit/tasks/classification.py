@@ -289,8 +289,9 @@ class TrainedClassifier:
 
 def load_trained(path: str, which: str = "best") -> TrainedClassifier:
     loaded = runs.load(path, which, sys.modules[__name__])
-    return TrainedClassifier(loaded.model, TextEncoder.from_json(loaded.meta["encoder"]), list(loaded.meta["classes"]),
-                             loaded.config, loaded.checkpoint)
+    with runs.reading(loaded.checkpoint):
+        encoder, classes = TextEncoder.from_json(loaded.meta["encoder"]), [str(c) for c in loaded.meta["classes"]]
+    return TrainedClassifier(loaded.model, encoder, classes, loaded.config, loaded.checkpoint)
 
 
 def evaluate_file(trained: TrainedClassifier, path: str, text_column: Optional[str] = None,

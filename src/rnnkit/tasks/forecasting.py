@@ -311,8 +311,9 @@ class TrainedForecaster:
 def load_trained(path: str, which: str = "best") -> TrainedForecaster:
     loaded = runs.load(path, which, sys.modules[__name__])
     meta = loaded.meta
-    return TrainedForecaster(loaded.model, Scaling.from_json(meta["scaling"]), loaded.config, meta["freq"],
-                             meta["season"], loaded.checkpoint)
+    with runs.reading(loaded.checkpoint):
+        scaling, freq, season = Scaling.from_json(meta["scaling"]), meta["freq"], int(meta["season"])
+    return TrainedForecaster(loaded.model, scaling, loaded.config, freq, season, loaded.checkpoint)
 
 
 def read_new(trained: TrainedForecaster, path: str) -> Series:

@@ -193,7 +193,9 @@ def build_model(config: RunConfig, meta: dict) -> LanguageModel:
 def load_trained(path: str, which: str = "best"):
     """(model in eval mode, tokenizer, meta) from a run or checkpoint directory; reads data only."""
     loaded = runs.load(path, which, sys.modules[__name__])
-    return loaded.model, tokenizer_from_json(loaded.meta["vocabulary"]), {**loaded.meta, "checkpoint": loaded.checkpoint}
+    with runs.reading(loaded.checkpoint):
+        tokenizer = tokenizer_from_json(loaded.meta["vocabulary"])
+    return loaded.model, tokenizer, {**loaded.meta, "checkpoint": loaded.checkpoint}
 
 
 def evaluate_file(path: str, model, tokenizer, meta: dict, batch_size: int = 16, length: int = 256):

@@ -4,15 +4,15 @@
     RUN_DIR/checkpoints/         step-NNNNNNNN/ (safetensors + JSON), last.json, best.json
 """
 
+import contextlib
 import os
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, List, NamedTuple, Optional
 
 import torch
 import yaml
 from torch import nn
 
-from ..errors import ConfigError
-
+from ..errors import CheckpointError, ConfigError, RnnkitError
 from ..training import checkpoint as ckpt
 from ..training.config import build, to_dict
 
@@ -28,13 +28,17 @@ def save_run_config(run_dir: str, task: str, config) -> None:
 def read_run_config(run_dir: str) -> dict:
     """The mapping saved in RUN_DIR/config.yaml (with its "task")."""
     path = os.path.join(run_dir, "config.yaml")
-    if not os.path.isfile(path):
-        raise ckpt.CheckpointError(f"{run_dir}: not a run directory (no config.yaml) nor a checkpoint directory "
-                                   f"(no {ckpt.META_FILE})")
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f)
+    if not os.path.lexists(path):
+        raise CheckpointError(f"{run_dir}: not a run directory (no config.yaml) nor a checkpoint directory "
+                              f"(no {ckpt.META_FILE})")
+    ckpt.regular_file(path, "the run's config")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
+        raise CheckpointError(f"{path}: the run's config is damaged (not YAML: {error})") from None
     if not isinstance(data, dict) or "task" not in data:
-        raise ckpt.CheckpointError(f"{path}: expected a mapping with a 'task' key")
+        raise CheckpointError(f"{path}: the run's config is damaged (expected a mapping with a 'task' key)")
     return data
 
 
@@ -44,15 +48,67 @@ def config_from_dict(cls, data: dict):
     return build(cls, data)
 
 
-def resume(run_dir: str, task):
-    """(Task, checkpoint path or None) for continuing ``run_dir`` from its last checkpoint; ``task`` is
-    the task's module (tasks/contract.py). Killed before its first checkpoint, the run starts again
-    from its saved config."""
-    last = ckpt.read_pointer(os.path.join(run_dir, "checkpoints"), "last")
-    if last is None:
-        return task.Task(config_from_dict(task.RunConfig, read_run_config(run_dir))), None
-    meta = ckpt.read_meta(last)
-    return task.Task(config_from_dict(task.RunConfig, meta["config"]), **task.restore(meta)), last
+def stored_config(task, data, where: str):
+    """The RunConfig saved in a run or checkpoint (``where``): a CheckpointError naming the file when it
+    does not build (damaged, or from a version whose keys this one does not take)."""
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{where}: the stored config is damaged (expected a mapping)")
+    try:
+        return config_from_dict(task.RunConfig, data)
+    except ConfigError as error:
+        raise CheckpointError(f"{where}: the stored config does not build: {error}") from None
+
+
+@contextlib.contextmanager
+def reading(checkpoint: str):
+    """Around code that rebuilds things from a checkpoint's JSON (vocabularies, scalers, the model's
+    shape): whatever fails there (a missing key, a garbled vocabulary, a tokenizer library's own error)
+    is that file's damage, reported as a CheckpointError naming it."""
+    try:
+        yield
+    except RnnkitError:
+        raise
+    except Exception as error:
+        raise CheckpointError(f"{os.path.join(checkpoint, ckpt.META_FILE)}: damaged ({type(error).__name__}: "
+                              f"{error})") from None
+
+
+class Resumed(NamedTuple):
+    task: object                 # the task, rebuilt as the checkpoint's run had it
+    checkpoint: Optional[str]    # where training continues from; None: from the start
+    passed_over: List[str]       # the damaged checkpoints passed over on the way, each "why"
+
+
+def resume(run_dir: str, task) -> Resumed:
+    """The task and checkpoint to continue ``run_dir`` from: its last checkpoint, or when that one is
+    damaged the newest one that is whole (every file checked: ckpt.verify). ``task`` is the task's
+    module (tasks/contract.py). Killed before its first checkpoint, the run starts again from its saved
+    config."""
+    directory = os.path.join(run_dir, "checkpoints")
+    passed_over = []
+    try:
+        last = ckpt.read_pointer(directory, "last")
+    except CheckpointError as problem:
+        passed_over.append(str(problem))
+        last = None
+    older = sorted((os.path.join(directory, name) for name in (os.listdir(directory) if os.path.isdir(directory)
+                                                               else ()) if name.startswith("step-")
+                    and not name.endswith(".tmp")), reverse=True)
+    candidates = ([last] if last else []) + [path for path in older if path != last]
+    for path in candidates:
+        try:
+            ckpt.verify(path)
+            meta = ckpt.read_meta(path)
+            config = stored_config(task, meta.get("config"), os.path.join(path, ckpt.META_FILE))
+            with reading(path):
+                saved = task.restore(meta)
+            return Resumed(task.Task(config, **saved), path, passed_over)
+        except CheckpointError as problem:
+            passed_over.append(str(problem))
+    if candidates:
+        raise CheckpointError(f"{run_dir}: no checkpoint is whole: " + "; ".join(passed_over))
+    config = stored_config(task, read_run_config(run_dir), os.path.join(run_dir, "config.yaml"))
+    return Resumed(task.Task(config), None, passed_over)
 
 
 class Loaded(NamedTuple):
@@ -69,8 +125,9 @@ def load(path: str, which: str, task) -> Loaded:
     if meta.get("task") != task.NAME:
         raise ckpt.CheckpointError(f"{found}: a {meta.get('task')!r} checkpoint, not a {task.RUNS} one "
                                    f"(rnnkit train {task.NAME})")
-    config = config_from_dict(task.RunConfig, meta["config"])
-    model = build_within_memory(lambda: task.build_model(config, meta))
+    config = stored_config(task, meta.get("config"), os.path.join(found, ckpt.META_FILE))
+    with reading(found):
+        model = build_within_memory(lambda: task.build_model(config, meta))
     ckpt.load_model_weights(found, model)
     model.eval()
     return Loaded(model, config, meta, found)

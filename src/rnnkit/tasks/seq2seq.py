@@ -344,8 +344,9 @@ class TrainedSeq2Seq:
 
 def load_trained(path: str, which: str = "best") -> TrainedSeq2Seq:
     loaded = runs.load(path, which, sys.modules[__name__])
-    return TrainedSeq2Seq(loaded.model, *vocabularies_from_json(loaded.meta["vocabularies"]), loaded.config,
-                          loaded.checkpoint)
+    with runs.reading(loaded.checkpoint):
+        vocabularies = vocabularies_from_json(loaded.meta["vocabularies"])
+    return TrainedSeq2Seq(loaded.model, *vocabularies, loaded.config, loaded.checkpoint)
 
 
 def evaluate_files(trained: TrainedSeq2Seq, tsv: str = "", source: str = "", target: str = "",

@@ -295,8 +295,11 @@ class TrainedTagger:
 
 def load_trained(path: str, which: str = "best") -> TrainedTagger:
     loaded = runs.load(path, which, sys.modules[__name__])
-    return TrainedTagger(loaded.model, TaggingVocabulary.from_json(loaded.meta["vocabulary"]), loaded.config,
-                         loaded.meta["scheme"], loaded.checkpoint)
+    with runs.reading(loaded.checkpoint):
+        vocabulary, scheme = TaggingVocabulary.from_json(loaded.meta["vocabulary"]), loaded.meta["scheme"]
+        if scheme not in SCHEMES:
+            raise ValueError(f"scheme {scheme!r} is not one of {SCHEMES}")
+    return TrainedTagger(loaded.model, vocabulary, loaded.config, scheme, loaded.checkpoint)
 
 
 def evaluate_file(trained: TrainedTagger, path: str, batch_size: int = 256) -> dict:

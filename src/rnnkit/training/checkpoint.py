@@ -9,12 +9,21 @@ A checkpoint is a directory ``RUN/checkpoints/step-00001200/`` holding
 It is written into a temporary sibling directory and renamed into place; ``last.json`` and
 ``best.json`` point at checkpoint directories and are replaced atomically too (``os.replace``). So a
 crash at any moment, SIGKILL during a write included, leaves the previous checkpoint whole and
-``last.json`` pointing at a complete one; a stray ``*.tmp`` directory is removed by the next save.
+``last.json`` pointing at a complete one; a stray ``*.tmp`` directory or ``.tmp-*`` file is removed by
+the next save.
+
+Reading trusts nothing: checkpoint.json records the size and SHA-256 of both safetensors files, and
+they are checked before a tensor is used (a flipped byte in the weights is named, not loaded); every
+file must be a regular file (a FIFO in its place would block the reader); every JSON file, tensor
+file, tensor name, dtype and shape that does not fit ends in a CheckpointError naming the file. A
+checkpoint written before the checksums (no "files" entry) loads unverified.
 """
 
+import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
 from typing import Optional
@@ -73,12 +82,26 @@ def write_json_atomic(path: str, data) -> None:
         raise
 
 
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_record(path: str) -> dict:
+    return {"bytes": os.path.getsize(path), "sha256": sha256_of(path)}
+
+
 def save_checkpoint(directory: str, name: str, model: torch.nn.Module, tensors: dict, meta: dict) -> str:
     """Write checkpoint ``directory/name`` atomically and return its path."""
     os.makedirs(directory, exist_ok=True)
-    for entry in os.listdir(directory):  # leftovers of a write that was killed
+    for entry in os.listdir(directory):  # leftovers of a write that was killed: a checkpoint's, a pointer's
         if entry.endswith(".tmp"):
             shutil.rmtree(os.path.join(directory, entry), ignore_errors=True)
+        elif entry.startswith(".tmp-"):
+            os.unlink(os.path.join(directory, entry))
     final = os.path.join(directory, name)
     tmp = final + ".tmp"
     os.makedirs(tmp)
@@ -89,20 +112,52 @@ def save_checkpoint(directory: str, name: str, model: torch.nn.Module, tensors: 
         time.sleep(pause)
     save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, os.path.join(tmp, TRAIN_FILE))
     _fsync_file(os.path.join(tmp, TRAIN_FILE))
-    write_json_atomic(os.path.join(tmp, META_FILE), {"format": FORMAT, "version": VERSION, **meta})
+    files = {file: _file_record(os.path.join(tmp, file)) for file in (MODEL_FILE, TRAIN_FILE)}
+    write_json_atomic(os.path.join(tmp, META_FILE), {"format": FORMAT, "version": VERSION, "files": files, **meta})
     if os.path.exists(final):  # the same step saved again (after a resume): replace it
         shutil.rmtree(final)
     os.rename(tmp, final)
     return final
 
 
+def regular_file(path: str, what: str) -> str:
+    """``path``, once it is known to be a regular file (a FIFO or a device would block or never end)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: {what} is missing") from None
+    except OSError as error:
+        raise CheckpointError(f"{path}: {what} cannot be read ({error.strerror})") from None
+    if not stat.S_ISREG(mode):
+        raise CheckpointError(f"{path}: {what} is not a regular file")
+    return path
+
+
+def read_json(path: str, what: str) -> dict:
+    """A JSON object from ``path``; anything else is a CheckpointError naming the file."""
+    regular_file(path, what)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise CheckpointError(f"{path}: {what} is damaged (not JSON: {error})") from None
+    except OSError as error:
+        raise CheckpointError(f"{path}: {what} cannot be read ({error.strerror})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: {what} is damaged (expected a JSON object)")
+    return data
+
+
 def read_pointer(directory: str, which: str = "last") -> Optional[str]:
-    """The checkpoint path that ``last.json`` / ``best.json`` points at, or None."""
+    """The checkpoint path that ``last.json`` / ``best.json`` points at, or None when there is none."""
     pointer = os.path.join(directory, f"{which}.json")
-    if not os.path.exists(pointer):
+    if not os.path.lexists(pointer):
         return None
-    with open(pointer, encoding="utf-8") as f:
-        return os.path.join(directory, json.load(f)["checkpoint"])
+    name = read_json(pointer, f"the {which!r} pointer").get("checkpoint")
+    if not isinstance(name, str) or not name.startswith("step-") or os.sep in name or (os.altsep or os.sep) in name:
+        raise CheckpointError(f"{pointer}: the {which!r} pointer is damaged (expected a step-* checkpoint name, "
+                              f"got {name!r})")
+    return os.path.join(directory, name)
 
 
 def set_pointer(directory: str, which: str, path: str) -> None:
@@ -112,35 +167,65 @@ def set_pointer(directory: str, which: str, path: str) -> None:
 def read_meta(path: str) -> dict:
     """A checkpoint's JSON part, checked for format and version."""
     meta_path = os.path.join(path, META_FILE)
-    if not os.path.isfile(meta_path):
+    if not os.path.isdir(path):
+        raise CheckpointError(f"{path}: not a checkpoint directory")
+    if not os.path.lexists(meta_path):
         raise CheckpointError(f"{path}: not a checkpoint (no {META_FILE})")
-    with open(meta_path, encoding="utf-8") as f:
-        meta = json.load(f)
+    meta = read_json(meta_path, "the checkpoint's description")
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise CheckpointError(f"{meta_path}: format {meta.get('format')!r} version {meta.get('version')!r}; "
                               f"expected {FORMAT!r} version {VERSION}")
     return meta
 
 
+def _tensors(path: str, file: str) -> dict:
+    """The tensors of ``path/file``, verified against the checksum the checkpoint recorded."""
+    where = regular_file(os.path.join(path, file), "a tensor file")
+    record = read_meta(path).get("files", {}).get(file)
+    if record is not None:
+        if not isinstance(record, dict) or {"bytes", "sha256"} - set(record):
+            raise CheckpointError(f"{os.path.join(path, META_FILE)}: the record of {file} is damaged")
+        size = os.path.getsize(where)
+        if size != record["bytes"]:
+            raise CheckpointError(f"{where}: damaged ({size:,} bytes, the checkpoint wrote {record['bytes']:,})")
+        if sha256_of(where) != record["sha256"]:
+            raise CheckpointError(f"{where}: damaged (its SHA-256 is not the one the checkpoint wrote)")
+    try:
+        return load_file(where)
+    except Exception as error:  # safetensors' own errors (a bad header, a truncated file), and any other
+        raise CheckpointError(f"{where}: damaged (not a safetensors file: {error})") from None
+
+
+def verify(path: str) -> None:
+    """Check every file of checkpoint ``path`` (its JSON, the checksums of its tensor files), reading no
+    tensor into a model: a damaged checkpoint is a CheckpointError naming the file."""
+    for file in (MODEL_FILE, TRAIN_FILE):
+        _tensors(path, file)
+
+
 def load_model_weights(path: str, model: torch.nn.Module) -> None:
-    """Load ``model.safetensors`` into ``model`` (strict: every name and shape must match)."""
-    tensors = load_file(os.path.join(path, MODEL_FILE))
-    for group in aliases(model.state_dict()):  # a tied weight is stored under one of its names
+    """Load ``model.safetensors`` into ``model`` (strict: every name, shape and dtype must match)."""
+    tensors = _tensors(path, MODEL_FILE)
+    where = os.path.join(path, MODEL_FILE)
+    state = model.state_dict()
+    for group in aliases(state):  # a tied weight is stored under one of its names
         stored = [name for name in group if name in tensors]
         for name in group:
             if stored and name not in tensors:
                 tensors[name] = tensors[stored[0]]
-    try:
-        missing, unexpected = model.load_state_dict(tensors, strict=False)
-    except RuntimeError as error:  # a shape that does not fit: torch's load_state_dict raises even when not strict
-        raise CheckpointError(f"{path}: weights do not fit the model: {error}") from None
+    missing, unexpected = sorted(set(state) - set(tensors)), sorted(set(tensors) - set(state))
     if missing or unexpected:
-        raise CheckpointError(f"{path}: weights do not fit the model: missing {sorted(missing)[:5]}, "
-                              f"unexpected {sorted(unexpected)[:5]}")
+        raise CheckpointError(f"{where}: weights do not fit the model: missing {missing[:5]}, unexpected "
+                              f"{unexpected[:5]}")
+    for name, value in state.items():
+        if tensors[name].dtype != value.dtype or tensors[name].shape != value.shape:
+            raise CheckpointError(f"{where}: {name} is {tensors[name].dtype} {tuple(tensors[name].shape)}, the "
+                                  f"model's is {value.dtype} {tuple(value.shape)}")
+    model.load_state_dict(tensors)
 
 
 def load_train_tensors(path: str) -> dict:
-    return load_file(os.path.join(path, TRAIN_FILE))
+    return _tensors(path, TRAIN_FILE)
 
 
 def prune(directory: str, keep: int, protect: tuple = ()) -> None:

@@ -248,10 +248,20 @@ class Trainer:
         return path
 
     def load(self, path: str) -> None:
-        """Restore everything a checkpoint holds, so that training continues exactly."""
+        """Restore everything a checkpoint holds, so that training continues exactly. Its tensor files are
+        checked against their checksums; a part of its JSON that is missing or garbled is named."""
         meta = ckpt.read_meta(path)
         ckpt.load_model_weights(path, self.model)
         tensors = ckpt.load_train_tensors(path)
+        try:
+            self._restore(path, meta, tensors)
+        except ckpt.CheckpointError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as error:
+            raise ckpt.CheckpointError(f"{os.path.join(path, ckpt.META_FILE)}: damaged ({type(error).__name__}: "
+                                       f"{error})") from None
+
+    def _restore(self, path: str, meta: dict, tensors: dict) -> None:
         ckpt.optimizer_from_checkpoint(self.optimizer, tensors, meta["optimizer"])
         self.plateau.load(meta["plateau"])
         self.data.load_state(meta["data"], {k[5:]: v for k, v in tensors.items() if k.startswith("data.")})
