@@ -126,7 +126,3 @@ class RecurrentConfig(RecurrentOptions):
     PREFIX: ClassVar[str] = "RecurrentConfig."
     WHOLE = RecurrentOptions.WHOLE + ("input_size",)
     RATES = RecurrentOptions.RATES + ("output_dropout",)
-
-    @classmethod
-    def field_names(cls) -> tuple:
-        return tuple(f.name for f in fields(cls))

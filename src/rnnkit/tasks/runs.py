@@ -128,7 +128,7 @@ def load(path: str, which: str, task) -> Loaded:
     config = stored_config(task, meta.get("config"), os.path.join(found, ckpt.META_FILE))
     with reading(found):
         model = build_within_memory(lambda: task.build_model(config, meta))
-    ckpt.load_model_weights(found, model)
+    ckpt.load_model_weights(found, model, meta)
     model.eval()
     return Loaded(model, config, meta, found)
 

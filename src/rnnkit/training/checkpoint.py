@@ -26,7 +26,7 @@ import shutil
 import stat
 import tempfile
 import time
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -178,18 +178,28 @@ def read_meta(path: str) -> dict:
     return meta
 
 
-def _tensors(path: str, file: str) -> dict:
-    """The tensors of ``path/file``, verified against the checksum the checkpoint recorded."""
+def _checked(path: str, file: str, meta: dict) -> Tuple[str, bool]:
+    """(path/file once it is a regular file whose size and SHA-256 are those ``meta`` recorded, whether
+    a record was there to check: a checkpoint written before the checksums has none)."""
     where = regular_file(os.path.join(path, file), "a tensor file")
-    record = read_meta(path).get("files", {}).get(file)
-    if record is not None:
-        if not isinstance(record, dict) or {"bytes", "sha256"} - set(record):
-            raise CheckpointError(f"{os.path.join(path, META_FILE)}: the record of {file} is damaged")
-        size = os.path.getsize(where)
-        if size != record["bytes"]:
-            raise CheckpointError(f"{where}: damaged ({size:,} bytes, the checkpoint wrote {record['bytes']:,})")
-        if sha256_of(where) != record["sha256"]:
-            raise CheckpointError(f"{where}: damaged (its SHA-256 is not the one the checkpoint wrote)")
+    files = meta.get("files", {})
+    record = files.get(file) if isinstance(files, dict) else files
+    if record is None:
+        return where, False
+    if not isinstance(record, dict) or not {"bytes", "sha256"} <= set(record):
+        raise CheckpointError(f"{os.path.join(path, META_FILE)}: the record of {file} is damaged")
+    size = os.path.getsize(where)
+    if size != record["bytes"]:
+        raise CheckpointError(f"{where}: damaged ({size:,} bytes, the checkpoint wrote {record['bytes']!r})")
+    if sha256_of(where) != record["sha256"]:
+        raise CheckpointError(f"{where}: damaged (its SHA-256 is not the one the checkpoint wrote)")
+    return where, True
+
+
+def _tensors(path: str, file: str, meta: Optional[dict] = None) -> dict:
+    """The tensors of ``path/file``, checked against the record in the checkpoint's ``meta`` (read if not
+    given)."""
+    where, _ = _checked(path, file, read_meta(path) if meta is None else meta)
     try:
         return load_file(where)
     except Exception as error:  # safetensors' own errors (a bad header, a truncated file), and any other
@@ -197,15 +207,19 @@ def _tensors(path: str, file: str) -> dict:
 
 
 def verify(path: str) -> None:
-    """Check every file of checkpoint ``path`` (its JSON, the checksums of its tensor files), reading no
-    tensor into a model: a damaged checkpoint is a CheckpointError naming the file."""
+    """Check every file of checkpoint ``path`` (its JSON, the checksums of its tensor files) without
+    loading a tensor; a file with no checksum recorded (an older checkpoint) is parsed instead. A damaged
+    checkpoint is a CheckpointError naming the file."""
+    meta = read_meta(path)
     for file in (MODEL_FILE, TRAIN_FILE):
-        _tensors(path, file)
+        if not _checked(path, file, meta)[1]:
+            _tensors(path, file, meta)
 
 
-def load_model_weights(path: str, model: torch.nn.Module) -> None:
-    """Load ``model.safetensors`` into ``model`` (strict: every name, shape and dtype must match)."""
-    tensors = _tensors(path, MODEL_FILE)
+def load_model_weights(path: str, model: torch.nn.Module, meta: Optional[dict] = None) -> None:
+    """Load ``model.safetensors`` into ``model`` (strict: every name, shape and dtype must match);
+    ``meta``: the checkpoint's, when the caller has read it already."""
+    tensors = _tensors(path, MODEL_FILE, meta)
     where = os.path.join(path, MODEL_FILE)
     state = model.state_dict()
     for group in aliases(state):  # a tied weight is stored under one of its names
@@ -224,8 +238,8 @@ def load_model_weights(path: str, model: torch.nn.Module) -> None:
     model.load_state_dict(tensors)
 
 
-def load_train_tensors(path: str) -> dict:
-    return _tensors(path, TRAIN_FILE)
+def load_train_tensors(path: str, meta: Optional[dict] = None) -> dict:
+    return _tensors(path, TRAIN_FILE, meta)
 
 
 def prune(directory: str, keep: int, protect: tuple = ()) -> None:

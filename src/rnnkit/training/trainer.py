@@ -251,8 +251,8 @@ class Trainer:
         """Restore everything a checkpoint holds, so that training continues exactly. Its tensor files are
         checked against their checksums; a part of its JSON that is missing or garbled is named."""
         meta = ckpt.read_meta(path)
-        ckpt.load_model_weights(path, self.model)
-        tensors = ckpt.load_train_tensors(path)
+        ckpt.load_model_weights(path, self.model, meta)
+        tensors = ckpt.load_train_tensors(path, meta)
         try:
             self._restore(path, meta, tensors)
         except ckpt.CheckpointError:
