@@ -62,10 +62,17 @@ def test_integer_and_float_years_are_years_not_nanoseconds(tmp_path, years):
 def test_inferred_frequency_with_and_without_a_gap(tmp_path, start, freq, expected):
     stamps = pd.date_range(start, periods=8, freq=freq)
     text = [str(t) if freq in ("h", "15min") else str(t.date()) for t in stamps]  # date and time, or ISO dates
-    assert read_series(write(tmp_path / "a.csv", table(text, range(8))), "t", ["x"]).freq == expected
+    # an alias that draws the same grid passes: pandas versions name quarter starts from January QS-JAN or QS-OCT
+    assert same_grid(read_series(write(tmp_path / "a.csv", table(text, range(8))), "t", ["x"]).freq, expected, start)
     gappy = text[:3] + text[5:]  # infer_freq fails; the most common spacing decides
     series = read_series(write(tmp_path / "b.csv", table(gappy, range(6))), "t", ["x"], fill="interpolate")
-    assert series.freq == expected and len(series) == 8 and series.lines.tolist() == [2, 3, 4, 0, 0, 5, 6, 7]
+    assert same_grid(series.freq, expected, start) and len(series) == 8
+    assert series.lines.tolist() == [2, 3, 4, 0, 0, 5, 6, 7]
+
+
+def same_grid(freq, expected, start):
+    return freq == expected or pd.date_range(start, periods=12, freq=freq).equals(
+        pd.date_range(start, periods=12, freq=expected))
 
 
 def test_tsv_compressed_and_no_time_column(tmp_path):
