@@ -15,6 +15,8 @@ from rnnkit.tasks import classification
 from rnnkit.training import resolve
 from rnnkit.training.logs import read_metrics
 
+from .tiny import not_utf8_input
+
 
 TINY = ["--set", "train.threads=1", "--set", "train.plot=false", "--set", "train.tensorboard=false",
         "--set", "model.hidden_size=12", "--set", "model.embedding_size=12", "--set", "data.batch_size=8",
@@ -180,3 +182,11 @@ def test_bpe_subwords_train_and_predict(data, tmp_path, capsys):
     assert unknown == 0 and 0 < len(sequences[0]) <= 6
     probabilities = trained.predict(["great film", "awful"])
     torch.testing.assert_close(probabilities.sum(-1), torch.ones(2))
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_predict_names_the_line_of_bytes_that_are_not_utf8(run, tmp_path, capsys, monkeypatch, source):
+    where, args = not_utf8_input("a fine film\nawful\nun film tr\xe8s beau\n", tmp_path, monkeypatch, source)
+    assert main(["predict", run, *args]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert f"{where}: not UTF-8 text (byte 0xe8)" in err and "Traceback" not in err

@@ -13,6 +13,8 @@ from rnnkit.data.schemes import convert, spans
 from rnnkit.tasks import tagging
 from rnnkit.training.logs import read_metrics
 
+from .tiny import not_utf8_input
+
 
 TINY = ["--set", "train.threads=1", "--set", "train.plot=false", "--set", "train.tensorboard=false",
         "--set", "model.hidden_size=16", "--set", "model.word_embedding_size=16", "--set", "model.char_hidden_size=6",
@@ -124,14 +126,84 @@ def test_bad_input(run, tmp_path, capsys):
     bad.write_text("Peter NN B-PER\nSmith I-PER\n", encoding="utf-8")
     assert main(["evaluate", out, "--data", str(bad)]) == EXIT_BAD_INPUT
     assert "bad.txt:2: 2 columns, the file's first token line has 3" in capsys.readouterr().err
-    bad.write_text("Peter NN B-DATE\n", encoding="utf-8")
+    bad.write_text("Peter NN Z-PER\n", encoding="utf-8")
     assert main(["evaluate", out, "--data", str(bad)]) == EXIT_BAD_INPUT
-    assert "bad.txt:1: tag 'S-DATE' is not one of the model's tags" in capsys.readouterr().err
+    assert "bad.txt:1: tag 'Z-PER' is not a span tag" in capsys.readouterr().err
     long = write_conll(tmp_path / "long.txt", [(["the"] * 30, ["O"] * 30)])
     assert main(["train", "tag", "--data", long, "--out", str(tmp_path / "r"), *TINY, "--set", "train.max_steps=1",
                  "--set", "data.max_length=20"]) == EXIT_BAD_INPUT
     assert "long.txt:3: a sentence of 30 tokens, longer than the limit of 20" in capsys.readouterr().err
     assert main(["tag", out, "--input", "conll"]) == EXIT_BAD_INPUT
+
+
+def test_an_entity_type_never_seen_in_training_is_scored_as_a_miss(run, tmp_path, capsys):
+    """A valid type the training data lacked (DATE) is not an error: its spans are gold spans the model
+    cannot find (recall), its tokens are token-accuracy misses, and the loss is over the other sentences."""
+    out, _, _ = run
+    data = sentences(40, seed=1)
+    data[3] = (["on", "Monday", "Peter", "Smith", "left"], ["O", "B-DATE", "B-PER", "I-PER", "O"])
+    data[7] = (["Friday"], ["B-DATE"])
+    path = write_conll(tmp_path / "dates.txt", data)
+    capsys.readouterr()
+    assert main(["evaluate", out, "--data", path, "--json"]) == 0
+    captured = capsys.readouterr()
+    metrics = json.loads(captured.out)
+    assert metrics["per_type"]["DATE"]["support"] == 2 and metrics["per_type"]["DATE"]["recall"] == 0
+    assert metrics["unseen_tags"] == {"B-DATE": 2}
+    assert f"{path}: tags the model was not trained on (B-DATE x2; the first at {path}:" in captured.err
+    trained = tagging.load_trained(out)
+    predicted = trained.tag([tokens for tokens, _ in data])
+    gold = {(i, s) for i, (_, tags) in enumerate(data) for s in spans(tags)}
+    found = {(i, s) for i, tags in enumerate(predicted) for s in spans(tags)}
+    assert metrics["recall"] == pytest.approx(len(gold & found) / len(gold))
+    assert metrics["precision"] == pytest.approx(len(gold & found) / len(found))
+    tokens = sum(len(t) for t, _ in data)
+    right = sum(p == g for (_, tags), guess in zip(data, predicted) for p, g in zip(guess, tags))
+    assert metrics["accuracy"] == pytest.approx(right / tokens)  # IOB2 both sides; a DATE token is never right
+    known = [d for i, d in enumerate(data) if i not in (3, 7)]  # the loss: the sentences of known types alone
+    assert main(["evaluate", out, "--data", write_conll(tmp_path / "known.txt", known), "--json"]) == 0
+    assert metrics["loss"] == pytest.approx(json.loads(capsys.readouterr().out)["loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize("tag, problem", [
+    ("Z-PER", "tag 'Z-PER' is not a span tag: expected O or B-, I-, E-, S- followed by a type"),
+    ("b-loc", "tag 'b-loc' has a lower-case prefix 'b'; write it B-loc"),
+    ("U-PER", "tag 'U-PER' has BILOU's prefix 'U'; write it S-PER"),
+    ("B-", "tag 'B-' has no type after its prefix"),
+    ("NNP", "tag 'NNP' is not a span tag"),
+])
+def test_a_tag_outside_the_schemes_is_named_with_its_line(tmp_path, capsys, tag, problem):
+    data = sentences(30)
+    data[2] = (["Peter", "left"], [tag, "O"])
+    path = tmp_path / "train.txt"  # as written, not through write_conll's scheme conversion
+    path.write_text("".join("".join(f"{t} NN {g}\n" for t, g in zip(*d)) + "\n" for d in data), encoding="utf-8")
+    line = 1 + sum(len(t) + 1 for t, _ in data[:2])
+    path = str(path)
+    assert main(["train", "tag", "--data", path, "--out", str(tmp_path / "run"), *TINY,
+                 "--set", "train.max_steps=1"]) == EXIT_BAD_INPUT
+    assert f"{path}:{line}: {problem}" in capsys.readouterr().err
+    records = tmp_path / "train.jsonl"
+    records.write_text("".join(json.dumps({"tokens": t, "tags": g}) + "\n" for t, g in data), encoding="utf-8")
+    assert main(["train", "tag", "--data", str(records), "--out", str(tmp_path / "run"), *TINY,
+                 "--set", "train.max_steps=1"]) == EXIT_BAD_INPUT
+    assert f"{records}:3: tags[0]: {problem}" in capsys.readouterr().err
+
+
+def test_iobes_tags_in_a_file_said_to_be_iob2_are_named(tmp_path, capsys):
+    path = write_conll(tmp_path / "train.txt", sentences(30), scheme="iobes")
+    assert main(["train", "tag", "--data", path, "--out", str(tmp_path / "run"), *TINY, "--set", "train.max_steps=1",
+                 "--set", "data.scheme=iob2"]) == EXIT_BAD_INPUT
+    assert "is IOBES, but data.scheme='iob2' (set data.scheme=iobes, or auto)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_bytes_that_are_not_utf8_are_named_with_their_line(run, tmp_path, capsys, monkeypatch, source):
+    out, _, _ = run
+    where, args = not_utf8_input("Peter Smith visited Paris\nthe EU said\nMary met Jos\xe9 in Berlin\n", tmp_path,
+                                 monkeypatch, source)
+    assert main(["tag", out, *args, "--input", "text"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert f"{where}: not UTF-8 text (byte 0xe9)" in err and "Traceback" not in err
 
 
 def test_pretrained_vectors_and_json_lines(tmp_path, capsys):

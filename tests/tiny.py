@@ -114,3 +114,16 @@ def _sets(settings) -> List[str]:
 
 TASKS: Dict[str, Callable[[Path], Tiny]] = {"lm": lm, "classify": classify, "tag": tag, "forecast": forecast,
                                             "seq2seq": seq2seq}
+
+
+def not_utf8_input(text: str, tmp_path, monkeypatch, source: str):
+    """``text`` as Latin-1 bytes in a file or on stdin (``source``): (where its third line is named, the
+    command-line arguments that read it)."""
+    import io
+
+    raw = text.encode("latin-1")
+    if source == "file":
+        (tmp_path / "in.txt").write_bytes(raw)
+        return f"{tmp_path / 'in.txt'}:3", [str(tmp_path / "in.txt")]
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    return "<stdin>:3", []

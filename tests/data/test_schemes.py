@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from rnnkit.data.schemes import SCHEMES, convert, detect, spans, write
+from rnnkit.data.schemes import SCHEMES, convert, detect, spans, tag_problem, write
 
 
 def test_spans_in_each_scheme():
@@ -70,3 +70,13 @@ def test_spans_agree_with_seqeval():
         tags = [rng.choice(["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "E-PER", "S-LOC"]) for _ in range(length)]
         theirs = [(kind, start, end + 1) for kind, start, end in seqeval.get_entities(tags)]
         assert sorted(spans(tags), key=lambda s: s[1]) == sorted(theirs, key=lambda s: s[1]), tags
+
+
+@pytest.mark.parametrize("tag", ["O", "B-PER", "I-MISC", "E-X", "S-LOC-CITY", "B-per"])
+def test_span_tags_in_every_scheme_are_accepted(tag):
+    assert tag_problem(tag) == ""
+
+
+@pytest.mark.parametrize("tag", ["Z-PER", "b-loc", "B-", "-PER", "PER", "o", "L-ORG", "NNP", "I_PER"])
+def test_other_tags_are_refused_with_the_reason(tag):
+    assert tag_problem(tag).startswith(f"tag {tag!r} ")

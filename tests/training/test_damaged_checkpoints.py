@@ -167,3 +167,23 @@ def test_a_checkpoint_records_its_files_sizes_and_checksums(run):
     meta = ckpt.read_meta(str(step))
     for name in (ckpt.MODEL_FILE, ckpt.TRAIN_FILE):
         assert meta["files"][name] == {"bytes": (step / name).stat().st_size, "sha256": ckpt.sha256_of(str(step / name))}
+
+
+def test_a_changed_value_in_checkpoint_json_is_caught_and_resume_passes_over_it(run, tmp_path, capsys):
+    """checkpoint.json records the SHA-256 of its own contents: a value changed so that the file still
+    parses (the step, the learning rate's schedule) is named, and resume falls back past it."""
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    meta_path = files_of(copy)["meta"]
+    meta = json.loads(meta_path.read_text())
+    meta["step"] = 29
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ckpt.CheckpointError, match=f"{meta_path}: damaged: its contents do not match"):
+        runs.load(str(copy), "last", LM)
+    capsys.readouterr()
+    assert main(["resume", str(copy), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "passed over" in err and "resuming from" in err and "step-00000020" in err
+    expected = load_file(str(run / "checkpoints" / "step-00000030" / ckpt.MODEL_FILE))
+    got = load_file(str(copy / "checkpoints" / "step-00000030" / ckpt.MODEL_FILE))
+    assert all(torch.equal(expected[k], got[k]) for k in expected)

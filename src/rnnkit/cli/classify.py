@@ -11,7 +11,7 @@ def read_prediction_texts(args):
     """Chunks of (origin, text): from a CSV/TSV/JSON-lines file, its text column; from any other file or
     stdin, one text per line. Chunks of a few batches, so predictions stream out as input streams in
     (one line at a time when a person is typing)."""
-    from ..data.labeled import OPENERS, read_examples
+    from ..data.labeled import OPENERS, input_lines, read_examples
 
     chunk = max(args.batch_size, 1) * 4
     path = args.file if args.file and args.file != "-" else None
@@ -26,21 +26,16 @@ def read_prediction_texts(args):
         return
     if path is None and sys.stdin.isatty():
         chunk = 1
-    stream = open(path, encoding="utf-8-sig") if path else sys.stdin
-    try:
-        pending = []
-        for number, line in enumerate(stream, 1):
-            text = line.rstrip("\r\n")
-            if text.strip():
-                pending.append((f"{path or '<stdin>'}:{number}", text))
-            if len(pending) >= chunk:
-                yield pending
-                pending = []
-        if pending:
+    pending = []
+    for number, line in input_lines(path):
+        text = line.rstrip("\r\n")
+        if text.strip():
+            pending.append((f"{path or '<stdin>'}:{number}", text))
+        if len(pending) >= chunk:
             yield pending
-    finally:
-        if path:
-            stream.close()
+            pending = []
+    if pending:
+        yield pending
 
 
 def predict(args) -> int:
@@ -65,7 +60,7 @@ def predict(args) -> int:
             count += len(chunk)
     except BrokenPipeError:
         raise  # the reader went away (| head): main() ends quietly
-    except (DataError, UnicodeDecodeError, OSError) as problem:
+    except (DataError, OSError) as problem:
         return error(str(problem))
     if args.verbose:
         elapsed = time.perf_counter() - start

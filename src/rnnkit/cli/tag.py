@@ -22,6 +22,7 @@ def sniff_tag_input(path: str) -> str:
 
 def tag(args) -> int:
     from ..data import DataError
+    from ..data.labeled import input_lines
     from ..data.schemes import spans
     from ..tasks.classification import dumps
     from ..tasks.tagging import read
@@ -49,23 +50,18 @@ def tag(args) -> int:
             else:
                 write_conll_with_tags(path, sentences, tags)
         else:
-            stream = open(path, encoding="utf-8-sig") if path else sys.stdin
             chunk_size = 1 if path is None and sys.stdin.isatty() else args.batch_size * 4
-            try:
-                chunk = []
-                for line in stream:
-                    chunk.append(line.rstrip("\r\n"))
-                    if len(chunk) >= chunk_size:
-                        tokens_tagged += tag_text_lines(trained, chunk, args)
-                        chunk = []
-                if chunk:
+            chunk = []
+            for _, line in input_lines(path):
+                chunk.append(line.rstrip("\r\n"))
+                if len(chunk) >= chunk_size:
                     tokens_tagged += tag_text_lines(trained, chunk, args)
-            finally:
-                if path:
-                    stream.close()
+                    chunk = []
+            if chunk:
+                tokens_tagged += tag_text_lines(trained, chunk, args)
     except BrokenPipeError:
         raise  # the reader went away (| head): main() ends quietly
-    except (DataError, UnicodeDecodeError, OSError) as problem:
+    except (DataError, OSError) as problem:
         return error(str(problem))
     if args.verbose:
         elapsed = time.perf_counter() - start

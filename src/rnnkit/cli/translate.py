@@ -21,14 +21,11 @@ def read_chunks(path, size: int):
     """Chunks of (origin "file:line", text) for one sentence per line, empty lines kept (as ""). Only "\\n"
     ends a line, as in training (data/parallel.py). Chunks of ``size`` lines, one line at a time when a
     person types at a terminal, so translations stream out as input streams in."""
-    from ..data.labeled import stream_lines
+    from ..data.labeled import input_lines
 
-    if path:
-        lines = stream_lines(path)
-    else:
-        if sys.stdin.isatty():
-            size = 1
-        lines = _stdin_lines()
+    if not path and sys.stdin.isatty():
+        size = 1
+    lines = input_lines(path)
     pending = []
     for number, line in lines:
         pending.append((f"{path or '<stdin>'}:{number}", line.removesuffix("\n").removesuffix("\r").strip()))
@@ -37,20 +34,6 @@ def read_chunks(path, size: int):
             pending = []
     if pending:
         yield pending
-
-
-def _stdin_lines():
-    from ..data import DataError
-
-    buffer = getattr(sys.stdin, "buffer", None)
-    if buffer is None:  # a text stream (tests, embedding): its own line splitting
-        yield from enumerate(sys.stdin, 1)
-        return
-    for number, raw in enumerate(buffer, 1):
-        try:
-            yield number, raw.decode("utf-8").removeprefix("\ufeff" if number == 1 else "")
-        except UnicodeDecodeError as problem:
-            raise DataError(f"<stdin>:{number}: not UTF-8 text (byte {raw[problem.start]:#04x})") from None
 
 
 def plot_attention(weights, source_tokens, target_tokens, path: str, title: str = "") -> None:

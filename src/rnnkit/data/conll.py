@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from .labeled import OPENERS, json_lines, open_text
+from .schemes import scheme_problem, tag_problem
 from .text import DataError
 
 FORMATS = ("auto", "conll", "jsonl")
@@ -39,7 +40,11 @@ def detect_format(path: str) -> str:
     return "jsonl" if name.endswith((".jsonl", ".ndjson", ".json")) else "conll"
 
 
-def _read_conll(path: str, token_column: int, tag_column: Optional[int], max_length: int) -> Sentences:
+def _tag_problem(tag: str, scheme: str) -> str:
+    return tag_problem(tag) or scheme_problem(tag, scheme)
+
+
+def _read_conll(path: str, token_column: int, tag_column: Optional[int], max_length: int, scheme: str) -> Sentences:
     result = Sentences([], [], [])
     tokens, tags, start, columns = [], [], 0, None
 
@@ -75,12 +80,15 @@ def _read_conll(path: str, token_column: int, tag_column: Optional[int], max_len
                 start = number
             tokens.append(fields[token_column])
             if tag_column is not None:
+                problem = _tag_problem(fields[tag_column], scheme)
+                if problem:
+                    raise DataError(f"{path}:{number}: {problem}")
                 tags.append(fields[tag_column])
     close()
     return result
 
 
-def _read_jsonl(path: str, max_length: int, need_tags: bool) -> Sentences:
+def _read_jsonl(path: str, max_length: int, need_tags: bool, scheme: str) -> Sentences:
     result = Sentences([], [], [])
     for where, record in json_lines(path):
         if isinstance(record, DataError):
@@ -94,6 +102,9 @@ def _read_jsonl(path: str, max_length: int, need_tags: bool) -> Sentences:
         if tags is not None and (not isinstance(tags, list) or len(tags) != len(tokens)
                                  or not all(isinstance(t, str) for t in tags)):
             raise DataError(f"{where}: \"tags\" must be a list of {len(tokens)} strings, one per token")
+        for i, tag in enumerate(tags or ()):
+            if _tag_problem(tag, scheme):
+                raise DataError(f"{where}: tags[{i}]: {_tag_problem(tag, scheme)}")
         if max_length and len(tokens) > max_length:
             raise DataError(f"{where}: a sentence of {len(tokens)} tokens, longer than the limit of {max_length}")
         result.tokens.append(tokens)
@@ -103,15 +114,16 @@ def _read_jsonl(path: str, max_length: int, need_tags: bool) -> Sentences:
 
 
 def read_sentences(path: str, token_column: int = 0, tag_column: Optional[int] = -1, fmt: str = "auto",
-                   max_length: int = 0) -> Sentences:
-    """The sentences of ``path``; ``tag_column=None`` reads tokens only (input to tag)."""
+                   max_length: int = 0, scheme: str = "auto") -> Sentences:
+    """The sentences of ``path``; ``tag_column=None`` reads tokens only (input to tag). A ``scheme`` other
+    than auto (iob1, iob2, iobes) refuses tags it cannot hold (E-, S- in IOB1 and IOB2)."""
     if fmt not in FORMATS:
         raise DataError(f"data.format={fmt!r}: expected one of {FORMATS}")
     fmt = detect_format(path) if fmt == "auto" else fmt
     if fmt == "jsonl":
-        sentences = _read_jsonl(path, max_length, need_tags=tag_column is not None)
+        sentences = _read_jsonl(path, max_length, tag_column is not None, scheme)
     else:
-        sentences = _read_conll(path, token_column, tag_column, max_length)
+        sentences = _read_conll(path, token_column, tag_column, max_length, scheme)
     if not sentences.tokens:
         raise DataError(f"{path}: no sentences")
     return sentences

@@ -17,6 +17,7 @@ import json
 import lzma
 import os
 import random
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
@@ -80,13 +81,28 @@ def stream_lines(path: str):
         raise DataError(f"{path}: no such file")
     opener = OPENERS.get(os.path.splitext(path)[1].lower(), open)
     with opener(path, "rb") as f:
-        for number, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise DataError(f"{path}:{number}: not UTF-8 text (byte {raw[error.start]:#04x}); convert it "
-                                "first, for instance with iconv -f latin1 -t utf-8") from None
-            yield number, line.removeprefix("\ufeff") if number == 1 else line
+        yield from _decoded(f, path)
+
+
+def input_lines(path: Optional[str]):
+    """(line number, line) of ``path``, or of standard input when ``path`` is None, read as it streams in;
+    bytes that are not UTF-8 are an error naming the file (or <stdin>) and the line."""
+    if path:
+        yield from stream_lines(path)
+    elif getattr(sys.stdin, "buffer", None) is None:  # a text stream (tests, embedding): its own decoding
+        yield from enumerate(sys.stdin, 1)
+    else:
+        yield from _decoded(sys.stdin.buffer, "<stdin>")
+
+
+def _decoded(raw_lines, name: str):
+    for number, raw in enumerate(raw_lines, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise DataError(f"{name}:{number}: not UTF-8 text (byte {raw[error.start]:#04x}); convert it "
+                            "first, for instance with iconv -f latin1 -t utf-8") from None
+        yield number, line.removeprefix("\ufeff") if number == 1 else line
 
 
 def json_lines(path: str):
@@ -99,6 +115,11 @@ def json_lines(path: str):
                 yield f"{path}:{number}", json.loads(line)
             except json.JSONDecodeError as error:
                 yield f"{path}:{number}", DataError(f"not JSON: {error.msg} at column {error.colno}")
+            except ValueError as error:  # an integer of more digits than Python converts (4,300)
+                yield f"{path}:{number}", DataError(f"not a JSON value rnnkit reads: {error}".split(";")[0])
+            except RecursionError:
+                yield f"{path}:{number}", DataError("JSON nested too deeply to read (arrays or objects within "
+                                                    "each other, hundreds deep)")
 
 
 class _Rows:

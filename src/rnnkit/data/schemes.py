@@ -16,6 +16,34 @@ SCHEMES = ("iob1", "iob2", "iobes")
 Span = Tuple[str, int, int]  # (type, start, end) with end exclusive
 
 
+PREFIXES = ("B", "I", "E", "S")
+
+
+def tag_problem(tag: str) -> str:
+    """What is wrong with ``tag`` as a span tag ("" when it is ``O`` or ``P-TYPE`` with P one of B, I, E, S)."""
+    if tag == "O":
+        return ""
+    prefix, dash, kind = tag.partition("-")
+    if dash and prefix in PREFIXES and kind:
+        return ""
+    if dash and prefix.upper() in PREFIXES + ("U", "L") and kind:
+        hint = {"U": "S", "L": "E"}.get(prefix.upper(), prefix.upper())
+        what = "BILOU's" if prefix.upper() in ("U", "L") else "a lower-case"
+        return f"tag {tag!r} has {what} prefix {prefix!r}; write it {hint}-{kind}"
+    if dash and prefix in PREFIXES:
+        return f"tag {tag!r} has no type after its prefix"
+    return (f"tag {tag!r} is not a span tag: expected O or B-, I-, E-, S- followed by a type (IOB1, IOB2 or "
+            "IOBES, as in B-PER); is the tag column (data.tag_column) the right one?")
+
+
+def scheme_problem(tag: str, scheme: str) -> str:
+    """What is wrong with a well-formed tag in a file said to be in ``scheme`` ("" when nothing is)."""
+    prefix = tag.partition("-")[0]
+    if scheme in ("iob1", "iob2") and prefix in ("E", "S"):
+        return f"tag {tag!r} is IOBES, but data.scheme={scheme!r} (set data.scheme=iobes, or auto)"
+    return ""
+
+
 def split(tag: str) -> Tuple[str, str]:
     """("B", "PER") from "B-PER"; ("O", "") from "O"."""
     if tag == "O" or "-" not in tag:

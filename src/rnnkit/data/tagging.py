@@ -16,6 +16,7 @@ import torch
 from .schemes import split
 
 PAD, UNK = "<pad>", "<unk>"
+UNSEEN = -1  # the id of a gold tag that the training data never had (evaluation only: always a miss)
 # the casing classes of Reimers & Gurevych 2017 (after Collobert et al. 2011), tested in this order; 0 is padding
 CASES = (PAD, "numeric", "mostly_numeric", "lower", "upper", "title", "has_digit", "other")
 DIGIT = re.compile(r"\d")
@@ -78,13 +79,9 @@ class TaggingVocabulary:
         chars = [[self.char_index.get(c, 1) for c in t] for t in tokens]
         return words, chars, [casing(t) for t in tokens], words.count(1)
 
-    def tag_ids(self, tags: Sequence[str], where: str) -> List[int]:
-        ids = []
-        for tag in tags:
-            if tag not in self.tag_index:
-                raise ValueError(f"{where}: tag {tag!r} is not one of the model's tags {self.tags}")
-            ids.append(self.tag_index[tag])
-        return ids
+    def tag_ids(self, tags: Sequence[str]) -> List[int]:
+        """The ids of ``tags``; UNSEEN for a tag the model was not trained on (it can never be predicted)."""
+        return [self.tag_index.get(tag, UNSEEN) for tag in tags]
 
     def to_json(self) -> dict:
         return {"words": self.words, "chars": self.chars, "tags": self.tags, "lowercase": self.lowercase,

@@ -4,6 +4,7 @@ file costs one pass and little memory. A cased file serves a lower-cased vocabul
 such is looked up lower-cased (word2vec's GoogleNews vectors are cased, GloVe's are not).
 """
 
+import math
 from dataclasses import dataclass
 from typing import List
 
@@ -11,6 +12,8 @@ import torch
 
 from .labeled import stream_lines
 from .text import DataError
+
+FLOAT32_MAX = torch.finfo(torch.float32).max  # the embedding's dtype: a larger number would become inf
 
 
 @dataclass
@@ -35,7 +38,7 @@ def load_vectors(path: str, symbols: List[str]) -> Vectors:
     rows, dimension = {}, None
     for number, line in stream_lines(path):
         parts = line.rstrip("\r\n").rstrip(" ").split(" ")
-        if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+        if number == 1 and len(parts) == 2 and all(p.isdigit() and len(p) < 10 for p in parts):
             dimension = int(parts[1])  # the word2vec header: count, dimension
             continue
         if len(parts) < 2:
@@ -56,9 +59,13 @@ def load_vectors(path: str, symbols: List[str]) -> Vectors:
         else:
             exact = True
         try:
-            rows[i] = (exact, [float(v) for v in parts[1:]])
+            values = [float(v) for v in parts[1:]]
         except ValueError:
             raise DataError(f"{path}:{number}: the vector of {word!r} holds something that is not a number") from None
+        if not all(math.isfinite(v) and abs(v) <= FLOAT32_MAX for v in values):
+            raise DataError(f"{path}:{number}: the vector of {word!r} holds NaN, an infinity or a number beyond "
+                            "float32's range (about 3.4e38); expected finite numbers")
+        rows[i] = (exact, values)
     if dimension is None:
         raise DataError(f"{path}: no vectors in the file")
     weight = torch.zeros(len(symbols), dimension)

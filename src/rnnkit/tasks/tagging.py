@@ -12,6 +12,7 @@ import os
 import random
 import re
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
@@ -21,7 +22,7 @@ from ..data import DataError
 from ..data.batches import BucketBatches
 from ..data.conll import FORMATS, Sentences, read_sentences
 from ..data.schemes import SCHEMES, convert, detect, spans
-from ..data.tagging import CASES, TaggingVocabulary, allowed_transitions, collate
+from ..data.tagging import CASES, UNSEEN, TaggingVocabulary, allowed_transitions, collate
 from ..data.vectors import load_vectors
 from ..models.sequence_tagger import SequenceTagger, SequenceTaggerConfig
 from ..training import checkpoint as ckpt
@@ -94,7 +95,7 @@ class RunConfig:
 
 
 def read(path: str, d: TaggingData, tags: bool = True) -> Sentences:
-    return read_sentences(path, d.token_column, d.tag_column if tags else None, d.format, d.max_length)
+    return read_sentences(path, d.token_column, d.tag_column if tags else None, d.format, d.max_length, d.scheme)
 
 
 def split_sentences(sentences: Sentences, fraction: float, seed: int):
@@ -113,25 +114,46 @@ def sentences_sha256(sentences: Sentences) -> str:
     return digest.hexdigest()
 
 
-def encode(vocabulary: TaggingVocabulary, sentences: Sentences, scheme: Optional[str] = None):
-    """(items for ``collate``, unknown words, tokens); with ``scheme`` the tags are converted into it."""
-    items, unknown, total = [], 0, 0
+@dataclass
+class Encoded:
+    items: List[dict]    # for ``collate``: words, chars, cases (and tags, ids in the training scheme)
+    unknown: int         # words not in the vocabulary
+    tokens: int
+    unseen: Counter      # gold tags the model was not trained on -> tokens (their id is UNSEEN)
+    first_unseen: str = ""  # "file:line" of the first sentence holding one
+
+    def unseen_note(self, path: str) -> str:
+        """What scoring does with tags the model never saw ("" when there are none)."""
+        if not self.unseen:
+            return ""
+        shown = ", ".join(f"{tag} x{count:,}" for tag, count in self.unseen.most_common(5))
+        sentences = sum(UNSEEN in item.get("tags", ()) for item in self.items)
+        return (f"{path}: tags the model was not trained on ({shown}; the first at {self.first_unseen}): "
+                f"their spans count as misses, and the loss leaves out the {sentences:,} of {len(self.items):,} "
+                "sentences that hold them")
+
+
+def encode(vocabulary: TaggingVocabulary, sentences: Sentences, scheme: Optional[str] = None) -> Encoded:
+    """The sentences as ids; with ``scheme`` the tags are converted into it, and a tag the vocabulary lacks
+    (a type never seen in training) is counted and encoded as UNSEEN."""
+    encoded = Encoded([], 0, 0, Counter())
     for tokens, tags, origin in zip(sentences.tokens, sentences.tags, sentences.origins):
         words, chars, cases, missing = vocabulary.encode(tokens)
         item = {"words": words, "chars": chars, "cases": cases}
         if scheme is not None and tags is not None:
-            try:
-                item["tags"] = vocabulary.tag_ids(convert(tags, scheme), origin)
-            except ValueError as error:
-                raise DataError(str(error)) from None
-        items.append(item)
-        unknown, total = unknown + missing, total + len(tokens)
-    return items, unknown, total
+            item["tags"] = vocabulary.tag_ids(convert(tags, scheme))
+            if UNSEEN in item["tags"]:  # counted as the file writes them (the conversion keeps positions)
+                encoded.unseen.update(t for t, i in zip(tags, item["tags"]) if i == UNSEEN)
+                encoded.first_unseen = encoded.first_unseen or origin
+        encoded.items.append(item)
+        encoded.unknown, encoded.tokens = encoded.unknown + missing, encoded.tokens + len(tokens)
+    return encoded
 
 
 @torch.no_grad()
 def predict(model: SequenceTagger, items: List[dict], batch_size: int, with_loss: bool = False):
-    """(predicted tag ids per sentence in input order, mean loss per token or None)."""
+    """(predicted tag ids per sentence in input order, mean loss per token or None: None also when every
+    sentence holds a tag the model was not trained on)."""
     model.eval()
     device = model.emission.weight.device
     order = sorted(range(len(items)), key=lambda i: len(items[i]["words"]))
@@ -143,10 +165,14 @@ def predict(model: SequenceTagger, items: List[dict], batch_size: int, with_loss
         emissions = model.emissions(batch)  # one forward pass for the tags and the loss
         for row, tags in zip(rows, model.decode(batch, emissions)):
             predictions[row] = tags
-        if with_loss:
-            loss, n, _ = model.loss(batch, emissions=emissions)
-            total, tokens = total + loss.item() * n, tokens + n
-    return predictions, (total / tokens if with_loss else None)
+        if with_loss:  # over the sentences whose gold tags the model knows (an UNSEEN id has no score)
+            known = (batch["tags"] != UNSEEN).all(dim=1)
+            if not known.all():
+                batch, emissions = {k: v[known] for k, v in batch.items()}, emissions[known]
+            if len(emissions):
+                loss, n, _ = model.loss(batch, emissions=emissions)
+                total, tokens = total + loss.item() * n, tokens + n
+    return predictions, (total / tokens if tokens else None) if with_loss else None
 
 
 def score(model, items, gold_tags: Sequence[Sequence[str]], vocabulary, batch_size: int) -> dict:
@@ -180,11 +206,17 @@ class Task:
         train_tags = [convert(t, d.train_scheme) for t in train.tags]
         self.vocabulary = vocabulary or TaggingVocabulary.fit(train.tokens, train_tags, d.lowercase, d.zeros,
                                                               d.vocab_size, d.min_count)
-        self.train_items, _, self.train_tokens = encode(self.vocabulary, train, d.train_scheme)
-        self.valid_items, unknown, total = encode(self.vocabulary, valid, d.train_scheme)
-        self.valid_gold = valid.tags
-        self.valid_unknown_rate = unknown / max(total, 1)
-        self.notes: List[str] = []
+        training = encode(self.vocabulary, train, d.train_scheme)
+        if training.unseen:  # only a vocabulary from another run can lack a training tag
+            raise DataError(training.unseen_note(d.train).replace("count as misses", "cannot be trained"))
+        self.train_items, self.train_tokens = training.items, training.tokens
+        validation = encode(self.vocabulary, valid, d.train_scheme)
+        self.valid_items, self.valid_gold = validation.items, valid.tags
+        self.valid_unknown_rate = validation.unknown / max(validation.tokens, 1)
+        self.notes: List[str] = [validation.unseen_note(d.valid or d.train)] if validation.unseen else []
+        if all(UNSEEN in item["tags"] for item in self.valid_items):
+            raise DataError(validation.unseen_note(d.valid or d.train).split(": their")[0] + " in every validation "
+                            "sentence: nothing to measure the loss on; validate on sentences of the training types")
         vectors = None
         if d.vectors and expected_sha256 is None:  # a resumed run has them in its weights (and its E)
             vectors = load_vectors(d.vectors, self.vocabulary.words)
@@ -287,9 +319,9 @@ class TrainedTagger:
 
     def tag(self, sentences: Sequence[Sequence[str]], batch_size: int = 256) -> List[List[str]]:
         """Tags (in the input's scheme) for tokenized sentences."""
-        items, _, _ = encode(self.vocabulary, Sentences([list(s) for s in sentences], [None] * len(sentences),
-                                                          [""] * len(sentences)))
-        predicted, _ = predict(self.model, items, batch_size)
+        encoded = encode(self.vocabulary, Sentences([list(s) for s in sentences], [None] * len(sentences),
+                                                    [""] * len(sentences)))
+        predicted, _ = predict(self.model, encoded.items, batch_size)
         return [convert([self.vocabulary.tags[i] for i in ids], self.scheme) for ids in predicted]
 
 
@@ -305,9 +337,11 @@ def load_trained(path: str, which: str = "best") -> TrainedTagger:
 def evaluate_file(trained: TrainedTagger, path: str, batch_size: int = 256) -> dict:
     d = trained.config.data
     sentences = read(path, d)
-    items, unknown, total = encode(trained.vocabulary, sentences, d.train_scheme)
-    metrics = score(trained.model, items, sentences.tags, trained.vocabulary, batch_size)
-    return {**metrics, "sentences": len(sentences), "tokens": total, "unknown_word_rate": unknown / max(total, 1)}
+    encoded = encode(trained.vocabulary, sentences, d.train_scheme)
+    metrics = score(trained.model, encoded.items, sentences.tags, trained.vocabulary, batch_size)
+    unseen = {"unseen_tags": dict(encoded.unseen)} if encoded.unseen else {}  # gold tags never trained on
+    return {**metrics, "sentences": len(sentences), "tokens": encoded.tokens,
+            "unknown_word_rate": encoded.unknown / max(encoded.tokens, 1), **unseen, "note": encoded.unseen_note(path)}
 
 
 def evaluate(path: str, which: str, data: str, batch_size: Optional[int] = None) -> Report:
@@ -315,10 +349,12 @@ def evaluate(path: str, which: str, data: str, batch_size: Optional[int] = None)
     data = need_data(data, NAME, path)
     trained = load_trained(path, which)
     metrics = {"data": data, "checkpoint": trained.checkpoint, **evaluate_file(trained, data, batch_size or 256)}
+    note = metrics.pop("note")
+    loss = "n/a (every sentence holds an unseen tag)" if metrics["loss"] is None else f"{metrics['loss']:.4f}"
     line = (f"{data}: {metrics['sentences']:,} sentences, {metrics['tokens']:,} tokens: span F1 "
-            f"{100 * metrics['f1']:.2f}, token accuracy {100 * metrics['accuracy']:.2f}, loss {metrics['loss']:.4f} "
+            f"{100 * metrics['f1']:.2f}, token accuracy {100 * metrics['accuracy']:.2f}, loss {loss} "
             f"({os.path.basename(trained.checkpoint)}; {100 * metrics['unknown_word_rate']:.1f}% of the words unknown)")
-    return Report(metrics, [line] + report_lines(metrics), [])
+    return Report(metrics, [line] + report_lines(metrics), [note] if note else [])
 
 
 def tokenize(line: str):

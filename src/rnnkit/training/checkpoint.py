@@ -13,10 +13,11 @@ crash at any moment, SIGKILL during a write included, leaves the previous checkp
 the next save.
 
 Reading trusts nothing: checkpoint.json records the size and SHA-256 of both safetensors files, and
-they are checked before a tensor is used (a flipped byte in the weights is named, not loaded); every
+they are checked before a tensor is used (a flipped byte in the weights is named, not loaded), and the
+SHA-256 of its own contents (a changed value that still parses is named too); every
 file must be a regular file (a FIFO in its place would block the reader); every JSON file, tensor
 file, tensor name, dtype and shape that does not fit ends in a CheckpointError naming the file. A
-checkpoint written before the checksums (no "files" entry) loads unverified.
+checkpoint written before the checksums (no "files" or "json_sha256" entry) loads unverified.
 """
 
 import hashlib
@@ -113,7 +114,8 @@ def save_checkpoint(directory: str, name: str, model: torch.nn.Module, tensors: 
     save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, os.path.join(tmp, TRAIN_FILE))
     _fsync_file(os.path.join(tmp, TRAIN_FILE))
     files = {file: _file_record(os.path.join(tmp, file)) for file in (MODEL_FILE, TRAIN_FILE)}
-    write_json_atomic(os.path.join(tmp, META_FILE), {"format": FORMAT, "version": VERSION, "files": files, **meta})
+    body = {"format": FORMAT, "version": VERSION, "files": files, **meta}
+    write_json_atomic(os.path.join(tmp, META_FILE), {**body, "json_sha256": _json_sha256(json.loads(json.dumps(body)))})
     if os.path.exists(final):  # the same step saved again (after a resume): replace it
         shutil.rmtree(final)
     os.rename(tmp, final)
@@ -175,7 +177,17 @@ def read_meta(path: str) -> dict:
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise CheckpointError(f"{meta_path}: format {meta.get('format')!r} version {meta.get('version')!r}; "
                               f"expected {FORMAT!r} version {VERSION}")
+    recorded = meta.pop("json_sha256", None)  # absent in checkpoints written before it
+    if recorded is not None and recorded != _json_sha256(meta):
+        raise CheckpointError(f"{meta_path}: damaged: its contents do not match the SHA-256 written with them")
     return meta
+
+
+def _json_sha256(data) -> str:
+    """The SHA-256 of ``data`` as canonical JSON (sorted keys): the same for what was written and what is
+    read back, since JSON keeps Python's floats exactly."""
+    text = json.dumps(data, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def _checked(path: str, file: str, meta: dict) -> Tuple[str, bool]:
