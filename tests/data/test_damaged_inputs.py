@@ -18,7 +18,9 @@ from rnnkit.data.parallel import read_lines, read_pairs
 from rnnkit.data.series import read_series
 from rnnkit.data.text import read_text
 from rnnkit.data.vectors import load_vectors
-from rnnkit.errors import DataError
+from rnnkit.errors import ConfigError, DataError
+from rnnkit.tasks import TASKS
+from rnnkit.training.config import resolve
 
 HOSTILE = ["9" * 5000, "1" + "0" * 400, "-" + "9" * 400, "1e999", "-1e999", "1e-999", "nan", "NaN", "inf", "-inf",
            "NaT", "", " ", "\x00", "[" * 3000, "{" * 3000, '"', '""', "'", "\t", "\r", "\n", "\n\n", "\u2028",
@@ -65,6 +67,10 @@ SAMPLES = {
     "target": "".join(f"{line[::-1]}\n" for line in LINES),
     "pairs": "".join(f"{line}\t{line.upper()}\n" for line in LINES),
     "vectors": "3 4\n" + "".join(f"{w} 0.{i} -1.5 2e-3 {i}\n" for i, w in enumerate(["the", "cat", "mat"])),
+    "pos/a": "a fine film, 9/10\nwould watch again\n",
+    "neg/b": "dull\n",
+    "config": "data:\n  train: corpus.txt\n  tokenizer: char\n  batch_size: 32\nmodel:\n  cell: lstm\n  hidden_size: 256\n"
+              "  dropout: 0.0\ntrain:\n  lr: 0.004\n  schedule: cosine\n  max_steps: 3000\n",
 }
 READERS = {  # name: (the sample files it reads, what reads them)
     "text": (["text"], lambda p: read_text(p[0])),
@@ -80,14 +86,20 @@ READERS = {  # name: (the sample files it reads, what reads them)
     "pairs": (["pairs"], lambda p: read_pairs(p[0])),
     "lines": (["source"], lambda p: read_lines(p[0])),
     "vectors": (["vectors"], lambda p: load_vectors(p[0], ["<pad>", "<unk>", "the", "cat", "dog"])),
+    "folder": (["pos/a", "neg/b"], lambda p: read_examples(str(Path(p[0]).parent.parent), fmt="folder")),
+    "config": (["config"], lambda p: resolve(TASKS["lm"].RunConfig, files=[p[0]])),
 }
-SUFFIX = {"csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl", "tagged.jsonl": ".jsonl", "series": ".csv"}
+SUFFIX = {"csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl", "tagged.jsonl": ".jsonl", "series": ".csv",
+          "config": ".yaml"}
+# a config's values are named by their key (model.hidden_size=...), its file only when it is not YAML
+NAMES_THE_KEY = {"config": ConfigError}
 
 
 def write_samples(folder: Path, names):
     paths = []
     for name in names:
         path = folder / f"{name.replace('.', '-')}{SUFFIX.get(name, '.txt')}"
+        path.parent.mkdir(exist_ok=True)
         path.write_text(SAMPLES[name], encoding="utf-8")
         paths.append(path)
     return paths
@@ -100,12 +112,15 @@ def test_each_sample_is_valid(reader, tmp_path):
     read([str(p) for p in write_samples(tmp_path, names)])
 
 
-def outcome(read, paths, path):
-    """None when the files read (to finite values) or fail with a DataError naming ``path``; else what went wrong."""
+def outcome(read, paths, path, error_type=DataError):
+    """None when the files read (to finite values) or fail with a DataError naming ``path`` (or for a config,
+    a ConfigError that names the file or a key); else what went wrong."""
     try:
         result = read([str(p) for p in paths])
-    except DataError as error:
-        return None if str(path) in str(error) else f"{error!r} does not name {path}"
+    except error_type as error:
+        if str(path) in str(error) or (error_type is ConfigError and re.search(r"(data|model|train)\.\w+", str(error))):
+            return None
+        return f"{error!r} does not name {path}"
     except Exception as error:  # noqa: BLE001 (what this test looks for)
         return f"{type(error).__name__}: {str(error)[:200]}"
     values = getattr(result, "values", getattr(result, "weight", None))  # a series, vectors: finite numbers only
@@ -128,7 +143,7 @@ def test_every_hostile_value_in_every_field_of_the_first_lines(reader, tmp_path)
                 paths = write_samples(tmp_path, names)
                 paths[which].write_bytes(original[:field.start()] + hostile.encode("utf-8", "surrogatepass")
                                          + original[field.end():])
-                problem = outcome(read, paths, paths[which])
+                problem = outcome(read, paths, paths[which], NAMES_THE_KEY.get(reader, DataError))
                 if problem:
                     failures.append(f"{name}: {field.group()!r} -> {hostile[:12]!r}{'...' if len(hostile) > 12 else ''}: "
                                     f"{problem}")
@@ -143,5 +158,5 @@ def test_a_damaged_file_reads_or_is_named(reader, damaged, which, tmp_path_facto
     paths = write_samples(tmp_path_factory.mktemp(reader), names)
     path = paths[which % len(paths)]
     path.write_bytes(damage(path.read_bytes(), *damaged))
-    problem = outcome(read, paths, path)
+    problem = outcome(read, paths, path, NAMES_THE_KEY.get(reader, DataError))
     assert problem is None, problem

@@ -179,6 +179,9 @@ def test_load_yaml(tmp_path):
     ("train: [1, 2\n", "not valid YAML"),
     ("- 1\n- 2\n", "expected a mapping of sections at the top, got list"),
     (b"train:\n  name: \xff\n", "not valid YAML"),
+    ("train:\n  name: 2020-13-45\n", "a value cannot be read: month must be in 1..12"),
+    ("train:\n  lr: " + "9" * 5000 + "\n", "a value cannot be read: Exceeds the limit (4300 digits)"),
+    ("train: " + "[" * 2000 + "\n", "nested too deeply to read"),
 ])
 def test_load_yaml_errors_name_the_file(tmp_path, content, message):
     path = tmp_path / "c.yaml"
@@ -196,3 +199,12 @@ def test_resolve_a_file_section_with_every_key_commented_out_keeps_the_base(tmp_
     path.write_text("train:\n  # lr: 0.5\nmodel:\n  hidden_size: 4\n")
     run = resolve(Run, {"train": {"lr": 0.25}}, files=[str(path)])
     assert run == Run(model=Model(hidden_size=4), train=Train(lr=0.25))
+
+
+@pytest.mark.parametrize("content, key", [("model:\n  hiden_size: 4\n", "'model.hiden_size'; valid keys under model"),
+                                          ("trian:\n  lr: 0.5\n", "'trian'; valid keys: model, train")])
+def test_a_misspelled_key_in_a_config_file_is_named_with_the_file(tmp_path, content, key):
+    path = tmp_path / "c.yaml"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=f"^{path}: unknown key {key}"):
+        resolve(Run, files=[str(path)])

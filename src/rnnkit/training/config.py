@@ -97,10 +97,7 @@ def build(cls, mapping: Optional[Mapping] = None, prefix: str = ""):
     mapping = dict(mapping or {})
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls) if f.init]
-    unknown = sorted(set(mapping) - set(names))
-    if unknown:
-        raise ConfigError(f"unknown key '{prefix}{unknown[0]}'; valid keys{' under ' + prefix[:-1] if prefix else ''}: "
-                          f"{', '.join(names)}")
+    check_keys(cls, mapping, prefix)
     for f in dataclasses.fields(cls):  # a required section that was not given: its own defaults, its own errors
         if (f.init and f.name not in mapping and dataclasses.is_dataclass(hints[f.name])
                 and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING):
@@ -114,6 +111,21 @@ def build(cls, mapping: Optional[Mapping] = None, prefix: str = ""):
         if isinstance(error, ConfigError):
             raise
         raise ConfigError(str(error)) from None
+
+
+def check_keys(cls, mapping: Mapping, prefix: str = "", deep: bool = False, where: str = "") -> None:
+    """A ConfigError naming the first key of ``mapping`` that ``cls`` has no field for (``deep``: in its
+    sections too), with the valid keys; ``where`` (a file) goes first in the message."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted((str(key) for key in mapping if key not in fields), key=str)
+    if unknown:
+        raise ConfigError(f"{where + ': ' if where else ''}unknown key '{prefix}{unknown[0]}'; valid keys"
+                          f"{' under ' + prefix[:-1] if prefix else ''}: {', '.join(fields)}")
+    if deep:
+        hints = typing.get_type_hints(cls)
+        for key, value in mapping.items():
+            if dataclasses.is_dataclass(hints[key]) and isinstance(value, Mapping):
+                check_keys(hints[key], value, f"{prefix}{key}.", deep, where)
 
 
 def to_dict(config) -> dict:
@@ -157,6 +169,10 @@ def load_yaml(path: str) -> dict:
             data = yaml.safe_load(f)
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    except ValueError as error:  # a value YAML parses but Python cannot hold: 2020-13-45, 5,000 digits
+        raise ConfigError(f"{path}: a value cannot be read: {str(error).split(';')[0]}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read (lists or mappings hundreds deep)") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -169,7 +185,11 @@ def resolve(cls, base: Optional[Mapping] = None, files: Sequence[str] = (), over
     """``cls`` from, in increasing priority: ``base``, each YAML file, ``flags`` (the command line's own
     options, such as --target: what a user types beats the config file it names), each ``--set``."""
     merged = json.loads(json.dumps(base or {}))
-    for layer in [load_yaml(path) for path in files] + [json.loads(json.dumps(flags or {}))]:
+    layers = []
+    for path in files:
+        layers.append(load_yaml(path))
+        check_keys(cls, layers[-1], deep=True, where=path)  # a misspelled key is named with its file
+    for layer in layers + [json.loads(json.dumps(flags or {}))]:
         for key, value in layer.items():
             if value is None:  # a section whose keys are all commented out
                 value = {}
