@@ -15,6 +15,7 @@ import sys
 
 from .. import __version__
 from . import bench as bench_verb
+from . import serve as serve_verb
 from . import classify, forecast, lm, training, translate
 from . import tag as tag_verb
 from ..tasks import TASKS
@@ -77,7 +78,7 @@ def run_arguments(parser, batch_size=None, verbose=None) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks, from equations to "
                                      "a trained model: train, resume, evaluate, predict, tag, translate, generate, "
-                                     "bench.")
+                                     "serve, bench.")
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
 
@@ -193,6 +194,29 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=whole(0), default=0, help="random seed: same seed, same text")
     generate.add_argument("--stop-at-eos", action="store_true", help="word level: stop at the end of a line")
     generate.set_defaults(run=lm.generate)
+
+    sv = verbs.add_parser("serve", help="serve trained runs over HTTP (JSON API, web page), with micro-batching",
+                          description="Load each run once and answer HTTP requests: GET /health, GET /v1/models, and "
+                                      "POST /v1/models/NAME/{generate,classify,tag,translate,forecast} by the run's "
+                                      "task; the API's schema at /docs. Concurrent requests to a model are batched. "
+                                      "docs/deploy.md has the endpoints, with curl examples.")
+    sv.add_argument("runs", metavar="RUN_DIR", nargs="+", help="a run (or checkpoint) directory, or NAME=RUN_DIR "
+                    "(the name defaults to the directory's)")
+    sv.add_argument("--checkpoint", choices=["best", "last"], default="best", help="which checkpoint (default: best)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=whole(0), default=8000, help="port (default 8000; 0: any free one)")
+    sv.add_argument("--max-body-bytes", type=whole(1), default=1 << 20, help="larger bodies get 413 (default 1 MiB)")
+    sv.add_argument("--max-texts", type=whole(1), default=64, help="texts per request (default 64)")
+    sv.add_argument("--max-tokens-per-text", type=whole(1), default=1000, help="words per text (default 1000)")
+    sv.add_argument("--max-new-tokens", type=whole(1), default=1000, help="tokens one generation may ask (default 1000)")
+    sv.add_argument("--timeout", type=number(0, low_open=True), default=30.0, help="seconds before 504 (default 30)")
+    sv.add_argument("--queue-size", type=whole(1), default=64, help="requests waiting per model before 503 (default 64)")
+    sv.add_argument("--batch-size", type=whole(1), default=64, help="texts in one forward pass (default 64)")
+    sv.add_argument("--batch-wait-ms", type=number(0), default=5.0, help="how long a batch waits for more requests "
+                    "to join (default 5 ms; 0: batch only what is already waiting)")
+    sv.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], default="info",
+                    help="uvicorn's log level (default info: one line per request)")
+    sv.set_defaults(run=serve_verb.serve)
 
     bench = verbs.add_parser("bench", help="benchmarks run side by side with torch.nn")
     what = bench.add_subparsers(dest="what", metavar="WHAT", required=True)
