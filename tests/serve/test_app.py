@@ -4,8 +4,6 @@ library call (the one `rnnkit predict/tag/translate/forecast/generate` prints) a
 requests are batched without changing an answer; what a client can send never gets a 500."""
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -17,60 +15,15 @@ from pathlib import Path
 
 import pytest
 import torch
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rnnkit.serve import Limits, create_app, is_loopback, load_served
 from rnnkit.tasks import TASKS
 
-SAVED = Path(__file__).parent.parent / "fixtures" / "saved_runs"
+from .server import Server
+
 RUNS = {"lm": "lm", "classify": "classify", "tag": "tag", "seq2seq": "seq2seq", "forecast": "forecast"}
-
-
-class Server:
-    """uvicorn in a thread, on a port the OS picked."""
-
-    def __init__(self, app):
-        self.app = app
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        for _ in range(500):
-            if self.server.started:
-                break
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-
-    def call(self, path, body=None, method=None, headers=None, raw=None):
-        """(status, headers, body parsed as JSON, or the text of an event stream)."""
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        request = urllib.request.Request(self.url + path, data, method=method or ("POST" if data is not None else "GET"),
-                                         headers={"content-type": "application/json", **(headers or {})})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                status, headers, text = response.status, dict(response.headers), response.read().decode()
-        except urllib.error.HTTPError as error:
-            status, headers, text = error.code, dict(error.headers), error.read().decode()
-        if headers.get("content-type", "").startswith("text/event-stream"):
-            return status, headers, text
-        return status, headers, json.loads(text)
-
-    def stop(self):
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory):
-    """A copy of the saved runs, read from inside it (their configs name their data relatively)."""
-    root = tmp_path_factory.mktemp("serve") / "saved_runs"
-    shutil.copytree(SAVED, root)
-    cwd = os.getcwd()
-    os.chdir(root)
-    yield root
-    os.chdir(cwd)
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +45,11 @@ def test_health_and_the_list_of_models(server):
     report = json.loads(Path("classify/run/report.json").read_text())
     assert by_name["classify"]["metrics"]["accuracy"] == report["accuracy"]
     assert by_name["lm"]["metrics"]["best_valid_loss"] > 0 and by_name["tag"]["model"]["parameters"] > 0
+    schema = server.call("/openapi.json")[2]
+    assert {f"/v1/models/{{name}}/{verb}" for verb in ("generate", "classify", "tag", "translate", "forecast")} <= set(
+        schema["paths"])
+    assert set(schema["paths"]["/v1/models/{name}/forecast"]["post"]["requestBody"]["content"]) == {
+        "application/json", "text/csv"}
 
 
 def test_classify_answers_as_the_library_does(server):

@@ -9,6 +9,7 @@ each (serve/batcher.py).
     POST /v1/models/{name}/translate      texts -> translations, n-best lists, attention weights
     POST /v1/models/{name}/forecast       a series (JSON columns, or a CSV body) -> quantiles, or alerts
     GET  /docs, /openapi.json             the schema of all of them
+    GET  /                                a page to try each model (serve/static: plain HTML and JavaScript)
 
 What a client sends never causes a 500: a body over the size limit is 413; bad JSON, a wrong or
 missing field, too many texts or tokens, or data the model cannot use (a series too short) are 422
@@ -21,11 +22,13 @@ import ipaddress
 import json
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, List
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 
 from ..errors import RnnkitError
 from .batcher import Batcher, QueueFull
@@ -133,6 +136,13 @@ def create_app(served: List[Served], limits: Limits = Limits()) -> FastAPI:
         except RnnkitError as problem:  # what the client sent, as the model's own reader saw it
             raise ClientError(422, str(problem)) from None
 
+    static = Path(__file__).parent / "static"
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(static / "index.html")
+
     @app.get("/health")
     async def health():
         return {"status": "ok", "models": sorted(models)}
@@ -184,7 +194,11 @@ def create_app(served: List[Served], limits: Limits = Limits()) -> FastAPI:
         key = (settings, body.greedy, body.n_best, body.attention)
         return {"results": await answer(name, body.texts, key)}
 
-    @app.post("/v1/models/{name}/forecast")
+    body_schema = {"content": {"application/json": {"schema": ForecastRequest.model_json_schema()},
+                               "text/csv": {"schema": {"type": "string", "description": "the series as CSV; "
+                                                       "?alerts=true&level=0.9 in the query"}}}, "required": True}
+
+    @app.post("/v1/models/{name}/forecast", openapi_extra={"requestBody": body_schema})
     async def forecast(name: str, request: Request):
         model_for(name, "forecast")
         if request.headers.get("content-type", "").split(";")[0].strip() == "text/csv":

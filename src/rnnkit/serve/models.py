@@ -163,6 +163,9 @@ class TaggerServed(Served):
 class Seq2SeqServed(Served):
     task, endpoint = "seq2seq", "translate"
 
+    def info(self) -> dict:
+        return {**super().info(), "attention": self.config.model.attention != "none"}
+
     def run(self, key: Hashable, items: List[str]) -> List[dict]:
         """``key``: (DecodeConfig, greedy, n_best, attention wanted)."""
         from ..tasks.decoding import detokenize
@@ -187,6 +190,12 @@ class Seq2SeqServed(Served):
 
 class ForecasterServed(Served):
     task, endpoint = "forecast", "forecast"
+
+    def info(self) -> dict:
+        d = self.config.data
+        columns = [d.time_column] * bool(d.time_column) + list(d.targets) + list(d.past_covariates)
+        return {**super().info(), "columns": columns + list(d.future_covariates), "context": d.context,
+                "horizon": d.horizon, "probabilistic": self.config.model.probabilistic}
 
     def run(self, key: Hashable, items: List[dict]) -> List[dict]:
         """One item: {"csv": the series as CSV text, "alerts": bool, "level": float}. The text goes through
