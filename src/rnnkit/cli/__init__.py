@@ -15,6 +15,7 @@ import sys
 
 from .. import __version__
 from . import bench as bench_verb
+from . import export as export_verb
 from . import serve as serve_verb
 from . import classify, forecast, lm, training, translate
 from . import tag as tag_verb
@@ -78,7 +79,7 @@ def run_arguments(parser, batch_size=None, verbose=None) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks, from equations to "
                                      "a trained model: train, resume, evaluate, predict, tag, translate, generate, "
-                                     "serve, bench.")
+                                     "serve, export, bench.")
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
 
@@ -217,6 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], default="info",
                     help="uvicorn's log level (default info: one line per request)")
     sv.set_defaults(run=serve_verb.serve)
+
+    ex = verbs.add_parser("export", help="write a trained run as ONNX, with a runner that needs no PyTorch",
+                          description="Write RUN_DIR's model as ONNX (the recurrent state as explicit inputs and "
+                                      "outputs, batch and time axes free, lengths as ONNX's sequence_lens), its "
+                                      "vocabulary and labels (rnnkit-export.json), and run.py, a runner on "
+                                      "onnxruntime, numpy and tokenizers alone. Tasks so far: classify, lm.")
+    run_arguments(ex)
+    ex.add_argument("--format", choices=["onnx"], default="onnx", help="the format (onnx)")
+    ex.add_argument("--out", metavar="DIR", help="where to write (default RUN_DIR/onnx)")
+    ex.add_argument("--quantize", choices=["int8"], help="also write model.int8.onnx (onnxruntime's dynamic "
+                    "int8 quantization)")
+    ex.set_defaults(run=export_verb.export)
 
     bench = verbs.add_parser("bench", help="benchmarks run side by side with torch.nn")
     what = bench.add_subparsers(dest="what", metavar="WHAT", required=True)

@@ -4,6 +4,7 @@ variable-length, streaming; run on the fastest path that computes exactly its eq
 Paths: fused (torch's own kernels, with this layer's parameters), native (a C++ scan), compiled (the
 scan with its step compiled), eager (the same uncompiled), reference (the readable loop); what each is
 and when it runs: layers/paths.py, which ``Recurrent.path`` and ``Recurrent.explain()`` both ask.
+While a model is exported (torch.export, torch.onnx) the stack is one operator (layers/exportable.py).
 On the fused path the whole stack runs in one call unless dropout is drawn between layers; on CUDA the
 parameters live in cuDNN's layout (flatten_parameters).
 """
@@ -17,6 +18,7 @@ from torch import Tensor, nn
 from ..cells.state import State, as_parts, from_parts
 from . import dropout as drop
 from .config import RecurrentConfig
+from .exportable import exported_forward
 from .fused import fused_layer
 from .kinds import KINDS, kind_of_torch_mode
 from .paths import Surroundings, choose
@@ -119,6 +121,8 @@ class Recurrent(nn.Module):
     # --- running ---------------------------------------------------------------------------------
     def forward(self, x: Tensor, state: Optional[State] = None, lengths: Optional[Tensor] = None):
         cfg = self.config
+        if torch.compiler.is_exporting():  # one rnnkit::recurrent node, which exports (layers/exportable.py)
+            return exported_forward(self, x, state, lengths)
         lengths = self._check(x, state, lengths)
         B, T, _ = x.shape
         N = cfg.num_directions

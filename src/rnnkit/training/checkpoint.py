@@ -72,6 +72,7 @@ def write_json_atomic(path: str, data) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make report.json and exports private
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=1)
             f.flush()
@@ -81,6 +82,12 @@ def write_json_atomic(path: str, data) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def sha256_of(path: str) -> str:

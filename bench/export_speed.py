@@ -1,0 +1,133 @@
+"""An exported model against the PyTorch model it came from, side by side in one process: PyTorch,
+onnxruntime fp32 and onnxruntime int8 (dynamic quantization).
+
+    rnnkit export RUN_DIR --out EXPORT_DIR --quantize int8
+    python bench/export_speed.py RUN_DIR EXPORT_DIR [--texts 2000] [--batch-size 64] [--repeats 3]
+
+A classifier: accuracy and texts/s on the run's own validation split, all three reading the same
+texts in the same batches (sorted by length, as `rnnkit predict` sorts them). A language model:
+greedy generation of --tokens tokens after a prompt, one token per step with the state carried
+(tokens/s), and how much of each text equals PyTorch's. Each timing is the best of --repeats, and the
+three alternate within each repeat.
+"""
+
+import argparse
+import sys
+import time
+
+import torch
+
+from rnnkit.data.labeled import read_examples, split_examples
+from rnnkit.tasks import TASKS
+from rnnkit.tasks.language_modeling import prompt_ids
+from rnnkit.tasks.runs import run_task
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run")
+    parser.add_argument("export")
+    parser.add_argument("--texts", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tokens", type=int, default=500, help="language models: tokens to generate")
+    parser.add_argument("--prompt", default="def ", help="language models: the prompt")
+    parser.add_argument("--eval-tokens", type=int, default=20000, help="language models: tokens of the loss")
+    args = parser.parse_args()
+    sys.path.insert(0, args.export)
+    from run import Exported  # the runner the export carries
+
+    if run_task(args.run) == "lm":
+        return generation(args, Exported)
+    trained = TASKS["classify"].load_trained(args.run)
+    d = trained.config.data
+    examples = read_examples(d.train, d.text_column, d.label_column, d.format, trained.classes, d.skip_bad)
+    _, valid = split_examples(examples, d.valid_fraction, d.split_seed)
+    order = sorted(range(min(args.texts, len(valid))), key=lambda i: len(valid.texts[i]))
+    texts = [valid.texts[i] for i in order]
+    labels = [valid.labels[i] for i in order]
+    fp32, int8 = Exported(args.export), Exported(args.export, "model.int8.onnx")
+    torch.set_num_threads(torch.get_num_threads())
+
+    def pytorch():
+        return [trained.classes[int(i)] for i in trained.predict(texts, args.batch_size).argmax(-1)]
+
+    def onnx(exported):
+        return lambda: [r["label"] for r in exported.classify(texts, args.batch_size)]
+
+    runs = {"PyTorch": pytorch, "onnxruntime fp32": onnx(fp32), "onnxruntime int8": onnx(int8)}
+    best, answers = {name: float("inf") for name in runs}, {}
+    for _ in range(args.repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            answers[name] = run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    print(f"{len(texts)} validation texts of {trained.checkpoint}, batch {args.batch_size}, best of {args.repeats}, "
+          f"{torch.get_num_threads()} threads")
+    print("| | accuracy | texts/s | time vs PyTorch | labels equal to PyTorch's |")
+    print("|---|---|---|---|---|")
+    for name in runs:
+        accuracy = sum(a == b for a, b in zip(answers[name], labels)) / len(labels)
+        same = sum(a == b for a, b in zip(answers[name], answers["PyTorch"])) / len(labels)
+        print(f"| {name} | {accuracy:.4f} | {len(texts) / best[name]:,.0f} | {best[name] / best['PyTorch']:.2f}x | "
+              f"{100 * same:.2f}% |")
+
+
+def generation(args, Exported) -> None:
+    model, tokenizer, meta = TASKS["lm"].load_trained(args.run)
+    ids, _ = prompt_ids(tokenizer, args.prompt)
+
+    def pytorch():
+        return tokenizer.decode(model.generate(ids, args.tokens, temperature=0.0))
+
+    def onnx(exported):
+        return lambda: "".join(exported.generate(args.prompt, args.tokens, temperature=0.0))
+
+    runs = {"PyTorch": pytorch, "onnxruntime fp32": onnx(Exported(args.export)),
+            "onnxruntime int8": onnx(Exported(args.export, "model.int8.onnx"))}
+    best, texts = {name: float("inf") for name in runs}, {}
+    for _ in range(args.repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            texts[name] = run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    losses = validation_loss(args, model, tokenizer, meta)
+    print(f"greedy generation of {args.tokens} tokens after {args.prompt!r}, {meta['checkpoint']}, best of "
+          f"{args.repeats}, {torch.get_num_threads()} threads; loss on the first {args.eval_tokens:,} tokens of the "
+          "run's validation text")
+    print("| | tokens/s | time vs PyTorch | characters equal to PyTorch's before the first difference | "
+          "validation loss (nats/token) |")
+    print("|---|---|---|---|---|")
+    reference = texts["PyTorch"]
+    for name in runs:
+        same = next((i for i, (a, b) in enumerate(zip(texts[name], reference)) if a != b), min(len(texts[name]),
+                                                                                            len(reference)))
+        print(f"| {name} | {args.tokens / best[name]:,.0f} | {best[name] / best['PyTorch']:.2f}x | "
+              f"{same:,} of {len(reference):,} | {losses[name]:.4f} |")
+
+
+def validation_loss(args, model, tokenizer, meta) -> dict:
+    """Mean cross-entropy of each next token over the start of the run's validation text, in one pass
+    with the state carried: PyTorch, and the two ONNX files."""
+    import numpy as np
+    import onnxruntime
+
+    from rnnkit.tasks.language_modeling import RunConfig, split_texts
+    from rnnkit.training.config import build
+
+    config = build(RunConfig, meta["config"])
+    ids = torch.tensor([tokenizer.encode(split_texts(config.data)[1])[:args.eval_tokens + 1]])
+    inputs, targets = ids[:, :-1], ids[0, 1:]
+    with torch.no_grad():
+        losses = {"PyTorch": float(torch.nn.functional.cross_entropy(model(inputs)[0][0], targets))}
+    cfg = model.rnn.config
+    zeros = np.zeros((cfg.num_layers, 1, cfg.hidden_size), np.float32)
+    for name, file in (("onnxruntime fp32", "model.onnx"), ("onnxruntime int8", "model.int8.onnx")):
+        session = onnxruntime.InferenceSession(f"{args.export}/{file}", providers=["CPUExecutionProvider"])
+        logits = torch.from_numpy(session.run(None, {"tokens": inputs.numpy(), "h0": zeros, "c0": zeros})[0][0])
+        losses[name] = float(torch.nn.functional.cross_entropy(logits, targets))
+    return losses
+
+
+if __name__ == "__main__":
+    main()

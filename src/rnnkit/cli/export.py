@@ -1,0 +1,24 @@
+"""`rnnkit export`: a trained run as ONNX, with a runner that needs neither PyTorch nor rnnkit."""
+
+import os
+import sys
+
+from .common import error
+
+
+def export(args) -> int:
+    try:
+        import onnxruntime  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError as missing:
+        return error(f"rnnkit export needs the export extra ({missing.name} is missing): pip install 'rnnkit[export]'")
+    from ..export.tasks import export_run
+
+    out = args.out or os.path.join(args.run_dir, "onnx")
+    manifest = export_run(args.run_dir, out, args.checkpoint, args.quantize or "")  # RnnkitError: main()
+    files = ["model.onnx"] + ([manifest["quantized"]] if "quantized" in manifest else [])
+    print(f"{manifest['task']} run {args.run_dir} ({os.path.basename(manifest['checkpoint'])}) -> {out}: "
+          f"{', '.join(files)}, rnnkit-export.json, run.py", file=sys.stderr)
+    verb = "classify 'a text'" if manifest["task"] == "classify" else "generate --prompt 'Once'"
+    print(f"try: python {os.path.join(out, 'run.py')} {verb}", file=sys.stderr)
+    return 0

@@ -1,0 +1,230 @@
+"""Run a model that `rnnkit export` wrote, with onnxruntime, numpy and tokenizers only: no PyTorch, no
+rnnkit. `rnnkit export` copies this file into the export as run.py.
+
+    python run.py [EXPORT_DIR] classify "a text" "another text"     # JSON lines: label, probabilities
+    python run.py [EXPORT_DIR] classify --file texts.txt            # one text per line
+    python run.py [EXPORT_DIR] generate --prompt "ROMEO:" --max-tokens 200 [--temperature 0.8 --top-k 40 --seed 1]
+
+EXPORT_DIR defaults to this file's folder. As a library: ``Exported(folder).classify(texts)`` and
+``Exported(folder).generate(prompt, ...)``. The text goes through the same steps as in rnnkit (the
+vocabulary is the run's own JSON); temperature 0 is greedy decoding, which gives the text rnnkit's
+``generate --temperature 0`` gives.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+
+import numpy as np
+import onnxruntime
+
+WORD = re.compile(r"\w+(?:'\w+)*|[^\w\s]")  # rnnkit/data/encoder.py
+HTML_TAG = re.compile(r"<[a-zA-Z/][^<>]{0,80}>")
+
+
+class TextEncoder:
+    """A classifier's words or BPE pieces (rnnkit/data/encoder.py), from its JSON."""
+
+    def __init__(self, data):
+        self.kind, self.lowercase, self.strip_html = data["kind"], data["lowercase"], data["strip_html"]
+        if self.kind == "bpe":
+            from tokenizers import Tokenizer
+
+            self.bpe = Tokenizer.from_str(data["tokenizer"])
+        else:
+            self.index = {s: i for i, s in enumerate(data["symbols"])}
+
+    def encode(self, text):
+        if self.strip_html:
+            text = HTML_TAG.sub(" ", text)
+        text = text.lower() if self.lowercase else text
+        if self.kind == "bpe":
+            return self.bpe.encode(text).ids
+        return [self.index.get(word, 1) for word in WORD.findall(text)]  # 1: <unk>
+
+
+class LanguageTokenizer:
+    """A language model's characters, words or byte-level BPE (rnnkit/data/tokenizer.py), from its JSON."""
+
+    def __init__(self, data):
+        self.kind = data["kind"]
+        if self.kind == "bpe":
+            from tokenizers import Tokenizer
+
+            self.bpe = Tokenizer.from_str(data["tokenizer"])
+        else:
+            self.symbols = data["symbols"]
+            self.index = {s: i for i, s in enumerate(self.symbols)}
+
+    def encode_prompt(self, prompt):
+        """The ids to prime with (rnnkit's prompt_ids): unknown characters left out, unknown words <unk>, a
+        word-level prompt's line left open; an empty prompt starts from a line break."""
+        if self.kind == "bpe":
+            ids = self.bpe.encode(prompt).ids if prompt else []
+        elif self.kind == "char":
+            ids = [self.index[ch] for ch in prompt if ch in self.index]
+        else:
+            eos, unk = self.index["<eos>"], self.index["<unk>"]
+            lines = prompt.splitlines()
+            ids = [i for line in lines for i in [self.index.get(w, unk) for w in line.split()] + [eos]]
+            if ids and prompt and not prompt.endswith("\n"):
+                ids = ids[:-1]
+        if not ids:  # what "\n" encodes to, as rnnkit's tokenizers encode it
+            if self.kind == "bpe":
+                ids = self.bpe.encode("\n").ids
+            elif self.kind == "char":
+                ids = [self.index["\n"]] if "\n" in self.index else []
+            else:
+                ids = [self.index["<eos>"]]
+        return ids or [0]
+
+    def pieces(self, ids):
+        """The text of ``ids`` as it is generated (BPE: a piece once it decodes whole)."""
+        if self.kind == "char":
+            for i in ids:
+                yield self.symbols[i]
+        elif self.kind == "word":
+            start, eos = True, self.index["<eos>"]
+            for i in ids:
+                if i == eos:
+                    yield "\n"
+                    start = True
+                else:
+                    yield ("" if start else " ") + self.symbols[i]
+                    start = False
+        else:
+            pending = []
+            for i in ids:
+                pending.append(i)
+                piece = self.bpe.decode(pending)
+                if not piece.endswith("\ufffd") or len(pending) >= 8:
+                    pending = []
+                    yield piece
+            if pending:
+                yield self.bpe.decode(pending)
+
+
+class Exported:
+    def __init__(self, folder, model=None):
+        with open(os.path.join(folder, "rnnkit-export.json"), encoding="utf-8") as f:
+            self.manifest = json.load(f)
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(os.path.join(folder, model or "model.onnx"), options,
+                                                    providers=["CPUExecutionProvider"])
+        self.task = self.manifest["task"]
+
+    # --- classification --------------------------------------------------------------------------
+    def classify(self, texts, batch_size=64):
+        m = self.manifest
+        encoder = TextEncoder(m["encoder"])
+        pad_id = 1 if encoder.kind == "word" else 0  # a text with no tokens reads as one <unk>
+        sequences = [truncate(encoder.encode(t), m["max_length"], m["truncation"]) or [pad_id] for t in texts]
+        results = []
+        for start in range(0, len(sequences), batch_size):
+            chunk = sequences[start:start + batch_size]
+            lengths = np.array([len(s) for s in chunk], dtype=np.int64)
+            ids = np.zeros((len(chunk), lengths.max()), dtype=np.int64)
+            for row, s in enumerate(chunk):
+                ids[row, :len(s)] = s
+            probabilities = self.session.run(None, {"ids": ids, "lengths": lengths})[0]
+            for row in probabilities:
+                best = int(row.argmax())
+                results.append({"label": m["classes"][best], "probability": float(row[best]),
+                                "probabilities": dict(zip(m["classes"], map(float, row)))})
+        return results
+
+    # --- generation ------------------------------------------------------------------------------
+    def generate(self, prompt, max_tokens=200, temperature=1.0, top_k=0, top_p=1.0, seed=None):
+        """The text after ``prompt``, piece by piece (a generator)."""
+        m = self.manifest
+        tokenizer = LanguageTokenizer(m["tokenizer"])
+        rng = np.random.default_rng(seed)
+        state = np.zeros((m["state"]["layers"], 1, m["state"]["hidden_size"]), dtype=np.float32)
+        tokens = np.array([tokenizer.encode_prompt(prompt)], dtype=np.int64)
+        h, c = state, state
+
+        def ids():
+            nonlocal tokens, h, c
+            for _ in range(max_tokens):
+                logits, h, c = self.session.run(None, {"tokens": tokens, "h0": h, "c0": c})
+                token = sample(logits[0, -1], temperature, top_k, top_p, rng)
+                yield token
+                tokens = np.array([[token]], dtype=np.int64)
+
+        yield from tokenizer.pieces(ids())
+
+
+def truncate(ids, max_length, how):
+    """rnnkit/data/batches.py truncate."""
+    if max_length <= 0 or len(ids) <= max_length:
+        return ids
+    if how == "head":
+        return ids[:max_length]
+    if how == "tail":
+        return ids[-max_length:]
+    head = max_length // 4
+    return ids[:head] + ids[len(ids) - (max_length - head):]
+
+
+def sample(logits, temperature, top_k, top_p, rng):
+    """rnnkit's sample_next on one row of logits: 0 = greedy; top-k; nucleus (top-p)."""
+    if temperature <= 0:
+        return int(logits.argmax())
+    logits = logits.astype(np.float64) / temperature
+    if 0 < top_k < logits.size:
+        logits = np.where(logits < np.sort(logits)[-top_k], -np.inf, logits)
+    probabilities = np.exp(logits - logits.max())
+    probabilities /= probabilities.sum()
+    if top_p < 1.0:
+        order = np.argsort(-probabilities)
+        before = np.cumsum(probabilities[order]) - probabilities[order]
+        probabilities[order[before >= top_p]] = 0.0
+        probabilities /= probabilities.sum()
+    return int(rng.choice(probabilities.size, p=probabilities))
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    folder = os.path.dirname(os.path.abspath(__file__))
+    if argv and os.path.isfile(os.path.join(argv[0], "rnnkit-export.json")):  # an export folder, not a verb
+        folder = argv.pop(0)
+    parser = argparse.ArgumentParser(prog="run.py", description=__doc__.split("\n\n")[0])
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    classify = verbs.add_parser("classify")
+    classify.add_argument("texts", nargs="*")
+    classify.add_argument("--file", help="one text per line")
+    generate = verbs.add_parser("generate")
+    generate.add_argument("--prompt", default="")
+    generate.add_argument("--max-tokens", type=int, default=200)
+    generate.add_argument("--temperature", type=float, default=0.8)
+    generate.add_argument("--top-k", type=int, default=0)
+    generate.add_argument("--top-p", type=float, default=1.0)
+    generate.add_argument("--seed", type=int, default=None)
+    for verb in (classify, generate):
+        verb.add_argument("--model", help="the ONNX file in the export (default model.onnx; model.int8.onnx)")
+    args = parser.parse_args(argv)
+    exported = Exported(folder, args.model)
+    wanted = {"classify": "classify", "generate": "lm"}[args.verb]
+    if exported.task != wanted:
+        parser.error(f"{folder} holds a {exported.task!r} model; {args.verb} needs a {wanted!r} one")
+    if args.verb == "classify":
+        texts = args.texts
+        if args.file:
+            with open(args.file, encoding="utf-8") as f:
+                texts = texts + [line.rstrip("\r\n") for line in f if line.strip()]
+        for result in exported.classify(texts):
+            print(json.dumps(result, ensure_ascii=False))
+    else:
+        sys.stdout.write(args.prompt)
+        for piece in exported.generate(args.prompt, args.max_tokens, args.temperature, args.top_k, args.top_p,
+                                       args.seed):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

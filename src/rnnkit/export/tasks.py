@@ -1,0 +1,144 @@
+"""A trained run as a directory that runs without PyTorch or rnnkit:
+
+    model.onnx        the network, its recurrent state as explicit inputs and outputs where the task
+                      carries one, batch and time axes free
+    rnnkit-export.json what a runner needs beside it: the task, the inputs and outputs, the vocabulary
+                      (the run's own JSON), labels, limits
+    run.py            a runner on onnxruntime, numpy and tokenizers alone (export/runner.py)
+
+Exported so far: classify (ids, lengths -> probabilities) and lm (tokens, h0, c0 -> logits, h, c:
+feed a prompt at once, then one token at a time). The other tasks are named in the error.
+"""
+
+import json
+import os
+import shutil
+from typing import Callable, Dict
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError, ConfigError
+from ..layers.exportable import export_problem
+from ..tasks import TASKS
+from ..tasks.runs import run_task
+from ..training.checkpoint import write_json_atomic
+from .onnx import save_onnx
+
+FORMAT, VERSION = "rnnkit-onnx", 1
+
+
+class ClassifierGraph(nn.Module):
+    """ids (B, T), lengths (B,) -> class probabilities (B, C)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids, lengths):
+        return self.model(ids, lengths).softmax(-1)
+
+
+class LanguageModelGraph(nn.Module):
+    """tokens (B, T), h0, c0 (L, B, H) -> logits (B, T, V), h, c (c passes through but for an LSTM)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.lstm = model.rnn.config.cell == "lstm"
+
+    def forward(self, tokens, h0, c0):
+        logits, state = self.model(tokens, (h0, c0) if self.lstm else h0)
+        return (logits, state.h, state.c) if self.lstm else (logits, state, c0 + 0)
+
+
+def _classify(path: str, which: str, out: str) -> dict:
+    trained = TASKS["classify"].load_trained(path, which)
+    check(trained.model)
+    d = trained.config.data
+    ids, lengths = torch.tensor([[2, 3, 4, 5, 6], [2, 3, 4, 1, 1]]), torch.tensor([5, 3])
+    save_onnx(ClassifierGraph(trained.model), (ids, lengths), os.path.join(out, "model.onnx"), ["ids", "lengths"],
+              ["probabilities"], {"ids": {0: "batch", 1: "time"}, "lengths": {0: "batch"}})
+    return {"checkpoint": trained.checkpoint, "encoder": trained.encoder.to_json(), "classes": trained.classes,
+            "max_length": d.max_length, "truncation": d.truncation,
+            "inputs": {"ids": ["batch", "time"], "lengths": ["batch"]}, "outputs": {"probabilities": ["batch", "class"]}}
+
+
+def _lm(path: str, which: str, out: str) -> dict:
+    model, tokenizer, meta = TASKS["lm"].load_trained(path, which)
+    check(model)
+    cfg = model.rnn.config
+    layers = cfg.num_layers * cfg.num_directions
+    # two tensors, not one twice: torch.export would read h0 and c0 as one input
+    h0, c0 = torch.zeros(layers, 2, cfg.hidden_size), torch.zeros(layers, 2, cfg.hidden_size)
+    save_onnx(LanguageModelGraph(model), (torch.tensor([[1, 2, 3], [3, 2, 1]]), h0, c0),
+              os.path.join(out, "model.onnx"), ["tokens", "h0", "c0"], ["logits", "h", "c"],
+              {"tokens": {0: "batch", 1: "time"}, "h0": {1: "batch"}, "c0": {1: "batch"}})
+    return {"checkpoint": meta["checkpoint"], "tokenizer": tokenizer.to_json(),
+            "state": {"layers": layers, "hidden_size": cfg.hidden_size, "cell": cfg.cell},
+            "inputs": {"tokens": ["batch", "time"], "h0": ["layers", "batch", "hidden"], "c0": ["layers", "batch", "hidden"]},
+            "outputs": {"logits": ["batch", "time", "vocabulary"], "h": ["layers", "batch", "hidden"],
+                        "c": ["layers", "batch", "hidden"]}}
+
+
+EXPORTERS: Dict[str, Callable[[str, str, str], dict]] = {"classify": _classify, "lm": _lm}
+
+
+def export_run(path: str, out: str, which: str = "best", quantize: str = "") -> dict:
+    """Export the run at ``path`` into the folder ``out`` (made, or emptied of an earlier export);
+    returns the manifest written there."""
+    task = run_task(path)
+    if task not in EXPORTERS:
+        raise CheckpointError(f"{path}: a {task!r} run; rnnkit export writes {', '.join(EXPORTERS)} runs so far "
+                              "(tag, seq2seq and forecast are still to come)")
+    if quantize and quantize != "int8":
+        raise ConfigError(f"--quantize {quantize!r}: expected int8")
+    tmp = os.path.normpath(out) + ".tmp-export"  # written whole, then renamed: never half an export
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        manifest = {"format": FORMAT, "version": VERSION, "task": task, **EXPORTERS[task](path, which, tmp)}
+        if quantize:
+            manifest["quantized"] = _quantize(tmp)
+        shutil.copyfile(os.path.join(os.path.dirname(__file__), "runner.py"), os.path.join(tmp, "run.py"))
+        write_json_atomic(os.path.join(tmp, "rnnkit-export.json"), manifest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if os.path.isdir(out):
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return manifest
+
+
+def _quantize(out: str) -> str:
+    """onnxruntime's dynamic int8 quantization of model.onnx (weights int8, activations quantized on
+    the fly), beside it as model.int8.onnx."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its advice to pre-process the model applies to static quantization
+    try:
+        quantize_dynamic(os.path.join(out, "model.onnx"), os.path.join(out, "model.int8.onnx"),
+                         weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+    return "model.int8.onnx"
+
+
+def check(model: nn.Module) -> None:
+    """A ConfigError naming the first recurrent layer of ``model`` that cannot be exported, and why."""
+    from ..layers.recurrent import Recurrent
+
+    for name, module in model.named_modules():
+        problem = isinstance(module, Recurrent) and export_problem(module.config, "model." if name == "rnn" else None)
+        if problem:
+            raise ConfigError(f"{name}: {problem}")
+
+
+def read_manifest(out: str) -> dict:
+    with open(os.path.join(out, "rnnkit-export.json"), encoding="utf-8") as f:
+        return json.load(f)
