@@ -121,9 +121,9 @@ def test_a_layer_onnx_cannot_compute_is_named_and_nothing_is_written(tmp_path, c
 
 
 def test_a_task_not_exported_yet_is_named(exported, capsys):
-    run = exported["classify"][0].parent.parent / "tag" / "run"
+    run = exported["classify"][0].parent.parent / "seq2seq" / "run"
     assert main(["export", str(run), "--out", str(run.parent / "onnx")]) == EXIT_BAD_INPUT
-    assert "a 'tag' run; rnnkit export writes classify, lm runs so far" in capsys.readouterr().err
+    assert "a 'seq2seq' run; rnnkit export writes classify, lm, tag runs so far" in capsys.readouterr().err
 
 
 def test_the_runner_s_copies_of_rnnkit_s_steps_agree_with_rnnkit():
@@ -149,3 +149,66 @@ def test_the_runner_s_copies_of_rnnkit_s_steps_agree_with_rnnkit():
             assert ours.encode_prompt(prompt) == prompt_ids(tokenizer, prompt)[0], (kind, prompt)
         ids = tokenizer.encode(text[:200])
         assert list(ours.pieces(ids)) == list(tokenizer.stream_decode(ids)), kind
+    import random
+
+    from rnnkit.data import schemes
+    from rnnkit.data.tagging import CASES, casing
+
+    rng = random.Random(0)
+    for _ in range(300):
+        tags = [rng.choice(["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "S-LOC"]) for _ in range(7)]
+        assert run.spans(tags) == schemes.spans(tags), tags
+        for scheme in schemes.SCHEMES:
+            assert run.write(schemes.spans(tags), 7, scheme) == schemes.write(schemes.spans(tags), 7, scheme)
+    for token in ["Paris", "paris", "PARIS", "1996", "1996-08", "a1", "x-1b", "--", "Émile", "", "3x"]:
+        assert CASES.index(run.casing(token)) == casing(token), token
+
+
+@pytest.fixture(scope="module")
+def taggers(tmp_path_factory):
+    """A tiny tagger trained until it finds the entities (CRF, character LSTM), and one with a softmax
+    output and a character CNN, each exported."""
+    from tests.tiny import TASKS as TINY
+
+    root = tmp_path_factory.mktemp("tag")
+    made = {}
+    for name, sets in (("crf", ["train.max_steps=120", "train.eval_every=120"]),
+                       ("softmax-cnn", ["model.output=softmax", "model.char_encoder=cnn", "train.max_steps=20"])):
+        tiny = TINY["tag"](root / name)
+        run = root / name / "run"
+        assert main(["train", *tiny.train, "--out", str(run), *[a for s in sets for a in ("--set", s)]]) == 0
+        assert main(["export", str(run), "--out", str(root / name / "onnx")]) == 0
+        made[name] = (run, root / name / "onnx")
+    return made
+
+
+@pytest.mark.parametrize("name", ["crf", "softmax-cnn"])
+def test_the_runner_tags_as_rnnkit_does(taggers, name):
+    run, out = taggers[name]
+    trained = TASKS["tag"].load_trained(str(run))
+    sentences = ["Peter met Mary in Paris", "the Berlin and Paris met Peter", "", "Mary"]
+    printed = [json.loads(line) for line in runner(out, "tag", *sentences).splitlines()]
+    tokenized = [TASKS["tag"].tokenize(s)[0] for s in sentences]
+    expected = trained.tag([t for t in tokenized if t])
+    assert [r["tags"] for r in printed if r["tokens"]] == expected
+    if name == "crf":
+        assert any(r["spans"] for r in printed)  # the tagger found entities: the comparison is not vacuous
+    for result, text in zip(printed, sentences):
+        for span in result["spans"]:
+            assert text[span["start"]:span["end"]] == span["text"]
+
+
+def test_tagger_emissions_equal_pytorch_s(taggers):
+    from rnnkit.data.tagging import collate
+
+    run, out = taggers["crf"]
+    trained = TASKS["tag"].load_trained(str(run))
+    sentences = [["Peter", "met", "Mary", "in", "Paris"], ["Berlin"], ["the", "Zürich", "2024", "x"]]
+    items = [dict(zip(("words", "chars", "cases"), trained.vocabulary.encode(s)[:3])) for s in sentences]
+    batch = collate(items)
+    session = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(None, {k: batch[k].numpy() for k in ("words", "chars", "char_lengths", "cases", "lengths")})[0]
+    with torch.no_grad():
+        expected = trained.model.emissions(batch)
+    valid = (torch.arange(batch["words"].shape[1])[None] < batch["lengths"][:, None]).numpy()
+    np.testing.assert_allclose(got[valid], expected.numpy()[valid], atol=1e-5)

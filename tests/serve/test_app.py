@@ -289,3 +289,31 @@ def test_two_runs_of_one_name_are_refused(saved, capsys):
 
     assert main(["serve", "tag/run", "classify/run"]) == EXIT_BAD_INPUT
     assert "two runs are named 'run': name them, NAME=RUN_DIR" in capsys.readouterr().err
+
+
+def test_a_full_queue_is_503_with_retry_after(saved):
+    """queue_size 1: a streamed generation holds the worker, one request waits in the queue, the next
+    is refused at once; when the stream's client leaves, its generation stops and the waiting one runs."""
+    import http.client
+
+    busy = Server(create_app([load_served("lm=lm/run")], Limits(queue_size=1, max_new_tokens=10**6,
+                                                                 batch_wait=0.0)))
+    try:
+        host, port = busy.url.removeprefix("http://").split(":")
+        stream = http.client.HTTPConnection(host, int(port), timeout=60)
+        stream.request("POST", "/v1/models/lm/generate", json.dumps({"max_tokens": 10**6, "stream": True}),
+                       {"content-type": "application/json"})
+        response = stream.getresponse()
+        assert response.status == 200 and response.readline().startswith(b"data: ")  # generating now
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(busy.call, "/v1/models/lm/generate", {"max_tokens": 3})
+            for _ in range(200):  # until it sits in the queue
+                if busy.app.state.batchers["lm"].queue.full():
+                    break
+                time.sleep(0.01)
+            status, headers, answer = busy.call("/v1/models/lm/generate", {"max_tokens": 3})
+            assert status == 503 and headers["retry-after"] == "1" and "1 requests waiting" in answer["error"]
+            stream.close()  # the client leaves: its generation stops at the next token
+            assert waiting.result(timeout=60)[0] == 200
+    finally:
+        busy.stop()

@@ -185,3 +185,14 @@ def test_restored_optimizer_takes_bit_identical_steps(tmp_path, make_optimizer):
         train_step(copy, copy_optimizer, x)
         for (name, a), b in zip(model.named_parameters(), copy.parameters()):
             assert torch.equal(a, b), name
+
+
+def test_json_files_are_written_with_the_umask_s_mode_not_private(tmp_path):
+    """report.json, pointers and exports are read by others (a server, a deployment): mkstemp's 0600
+    must not stick to them."""
+    old = os.umask(0o022)
+    try:
+        ckpt.write_json_atomic(str(tmp_path / "report.json"), {"f1": 0.9})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "report.json").stat().st_mode & 0o777 == 0o644

@@ -223,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Write RUN_DIR's model as ONNX (the recurrent state as explicit inputs and "
                                       "outputs, batch and time axes free, lengths as ONNX's sequence_lens), its "
                                       "vocabulary and labels (rnnkit-export.json), and run.py, a runner on "
-                                      "onnxruntime, numpy and tokenizers alone. Tasks so far: classify, lm.")
+                                      "onnxruntime, numpy and tokenizers alone. Tasks so far: classify, lm, tag.")
     run_arguments(ex)
     ex.add_argument("--format", choices=["onnx"], default="onnx", help="the format (onnx)")
     ex.add_argument("--out", metavar="DIR", help="where to write (default RUN_DIR/onnx)")

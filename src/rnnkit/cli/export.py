@@ -19,6 +19,7 @@ def export(args) -> int:
     files = ["model.onnx"] + ([manifest["quantized"]] if "quantized" in manifest else [])
     print(f"{manifest['task']} run {args.run_dir} ({os.path.basename(manifest['checkpoint'])}) -> {out}: "
           f"{', '.join(files)}, rnnkit-export.json, run.py", file=sys.stderr)
-    verb = "classify 'a text'" if manifest["task"] == "classify" else "generate --prompt 'Once'"
+    verb = {"classify": "classify 'a text'", "lm": "generate --prompt 'Once'", "tag": "tag 'Peter went to Paris.'"}[
+        manifest["task"]]
     print(f"try: python {os.path.join(out, 'run.py')} {verb}", file=sys.stderr)
     return 0

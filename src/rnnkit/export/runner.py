@@ -4,9 +4,10 @@ rnnkit. `rnnkit export` copies this file into the export as run.py.
     python run.py [EXPORT_DIR] classify "a text" "another text"     # JSON lines: label, probabilities
     python run.py [EXPORT_DIR] classify --file texts.txt            # one text per line
     python run.py [EXPORT_DIR] generate --prompt "ROMEO:" --max-tokens 200 [--temperature 0.8 --top-k 40 --seed 1]
+    python run.py [EXPORT_DIR] tag "Angela Merkel met Emmanuel Macron in Paris."   # JSON lines: tokens, tags, spans
 
 EXPORT_DIR defaults to this file's folder. As a library: ``Exported(folder).classify(texts)`` and
-``Exported(folder).generate(prompt, ...)``. The text goes through the same steps as in rnnkit (the
+``Exported(folder).generate(prompt, ...)``, ``Exported(folder).tag(sentences)``. The text goes through the same steps as in rnnkit (the
 vocabulary is the run's own JSON); temperature 0 is greedy decoding, which gives the text rnnkit's
 ``generate --temperature 0`` gives.
 """
@@ -106,6 +107,79 @@ class LanguageTokenizer:
                 yield self.bpe.decode(pending)
 
 
+TOKEN = re.compile(r"\w+(?:[-'.]\w+)*|[^\w\s]")  # rnnkit/tasks/tagging.py: how plain text is cut into tokens
+DIGIT = re.compile(r"\d")
+
+
+def casing(token):
+    """rnnkit/data/tagging.py casing: the class of a token's letters and digits."""
+    digits = sum(c.isdigit() for c in token)
+    if token.isdigit():
+        return "numeric"
+    if digits / max(len(token), 1) > 0.5:
+        return "mostly_numeric"
+    if token.islower():
+        return "lower"
+    if token.isupper():
+        return "upper"
+    if token[:1].isupper():
+        return "title"
+    return "has_digit" if digits else "other"
+
+
+def spans(tags):
+    """rnnkit/data/schemes.py spans: (type, start, end) as conlleval reads IOB1, IOB2 and IOBES."""
+    def split(tag):
+        return ("O", "") if tag == "O" or "-" not in tag else tuple(tag.split("-", 1))
+
+    found, start, prev, prev_type = [], None, "O", ""
+    for i, tag in enumerate(list(tags) + ["O"]):
+        prefix, kind = split(tag)
+        ends = prev in ("E", "S") or (prev in ("B", "I") and prefix in ("B", "S", "O")) or (
+            prev != "O" and prev_type != kind)
+        if start is not None and ends:
+            found.append((prev_type, start, i))
+            start = None
+        starts = prefix in ("B", "S") or (prev in ("E", "S", "O") and prefix in ("E", "I")) or (
+            prefix != "O" and prev_type != kind)
+        if prefix != "O" and starts:
+            start = i
+        prev, prev_type = prefix, kind
+    return found
+
+
+def write(found, length, scheme):
+    """rnnkit/data/schemes.py write: tags in ``scheme`` for non-overlapping spans."""
+    tags = ["O"] * length
+    previous_end, previous_type = -1, None
+    for kind, start, end in sorted(found, key=lambda s: s[1]):
+        if scheme == "iobes" and end - start == 1:
+            tags[start] = f"S-{kind}"
+        else:
+            for i in range(start, end):
+                tags[i] = f"I-{kind}"
+            if scheme in ("iob2", "iobes") or (previous_end == start and previous_type == kind):
+                tags[start] = f"B-{kind}"
+            if scheme == "iobes":
+                tags[end - 1] = f"E-{kind}"
+        previous_end, previous_type = end, kind
+    return tags
+
+
+def viterbi(emissions, length, transitions, start, end):
+    """rnnkit/models/crf.py decode for one sentence: the best tag sequence under the CRF's scores."""
+    delta = start + emissions[0]
+    pointers = []
+    for t in range(1, length):
+        scores = delta[:, None] + transitions  # (previous, next)
+        pointers.append(scores.argmax(0))
+        delta = scores.max(0) + emissions[t]
+    tags = [int((delta + end).argmax())]
+    for back in reversed(pointers):
+        tags.append(int(back[tags[-1]]))
+    return tags[::-1]
+
+
 class Exported:
     def __init__(self, folder, model=None):
         with open(os.path.join(folder, "rnnkit-export.json"), encoding="utf-8") as f:
@@ -157,6 +231,64 @@ class Exported:
         yield from tokenizer.pieces(ids())
 
 
+    # --- tagging --------------------------------------------------------------------------------
+    def tag(self, sentences, batch_size=64):
+        """Tags (in the training files' scheme) and spans for each sentence: a string (tokenized here, spans
+        with character offsets) or a list of tokens."""
+        m = self.manifest
+        v = m["vocabulary"]
+        words, chars = ({s: i for i, s in enumerate(v[k])} for k in ("words", "chars"))
+        names, cases = v["tags"], {c: i for i, c in enumerate(m["cases"])}
+        prepared = []
+        for sentence in sentences:
+            if isinstance(sentence, str):
+                matches = list(TOKEN.finditer(sentence))
+                prepared.append(([x.group() for x in matches], [(x.start(), x.end()) for x in matches], sentence))
+            else:
+                prepared.append((list(sentence), None, None))
+
+        def normal(token):
+            token = token.lower() if v["lowercase"] else token
+            return DIGIT.sub("0", token) if v["zeros"] else token
+
+        results = []
+        for first in range(0, len(prepared), batch_size):
+            chunk = prepared[first:first + batch_size]
+            B = len(chunk)
+            T = max(max(len(tokens) for tokens, _, _ in chunk), 1)
+            L = max([len(t) for tokens, _, _ in chunk for t in tokens] + [1])
+            feed = {"words": np.zeros((B, T), np.int64), "chars": np.zeros((B, T, L), np.int64),
+                    "char_lengths": np.zeros((B, T), np.int64), "cases": np.zeros((B, T), np.int64),
+                    "lengths": np.array([max(len(tokens), 1) for tokens, _, _ in chunk], np.int64)}
+            for b, (tokens, _, _) in enumerate(chunk):
+                for t, token in enumerate(tokens):
+                    feed["words"][b, t] = words.get(normal(token), 1)  # 1: <unk>
+                    feed["chars"][b, t, :len(token)] = [chars.get(c, 1) for c in token]
+                    feed["char_lengths"][b, t] = len(token)
+                    feed["cases"][b, t] = cases[casing(token)]
+            emissions = self.session.run(None, feed)[0]
+            decoder = m["decoder"]
+            for b, (tokens, offsets, text) in enumerate(chunk):
+                n = len(tokens)
+                if not n:
+                    results.append({"tokens": [], "tags": [], "spans": []})
+                    continue
+                if decoder["kind"] == "crf":
+                    ids = viterbi(emissions[b], n, np.array(decoder["transitions"]), np.array(decoder["start"]),
+                                  np.array(decoder["end"]))
+                else:
+                    ids = emissions[b, :n].argmax(-1).tolist()
+                predicted = write(spans([names[i] for i in ids]), n, m["scheme"])
+                found = []
+                for kind, a, z in spans(predicted):
+                    span = {"type": kind, "start_token": a, "end_token": z, "text": " ".join(tokens[a:z])}
+                    if offsets is not None:
+                        span.update(start=offsets[a][0], end=offsets[z - 1][1], text=text[offsets[a][0]:offsets[z - 1][1]])
+                    found.append(span)
+                results.append({"tokens": tokens, "tags": predicted, "spans": found})
+        return results
+
+
 def truncate(ids, max_length, how):
     """rnnkit/data/batches.py truncate."""
     if max_length <= 0 or len(ids) <= max_length:
@@ -203,19 +335,22 @@ def main(argv=None):
     generate.add_argument("--top-k", type=int, default=0)
     generate.add_argument("--top-p", type=float, default=1.0)
     generate.add_argument("--seed", type=int, default=None)
-    for verb in (classify, generate):
+    tag = verbs.add_parser("tag")
+    tag.add_argument("texts", nargs="*", help="sentences of plain text")
+    tag.add_argument("--file", help="one sentence per line")
+    for verb in (classify, generate, tag):
         verb.add_argument("--model", help="the ONNX file in the export (default model.onnx; model.int8.onnx)")
     args = parser.parse_args(argv)
     exported = Exported(folder, args.model)
-    wanted = {"classify": "classify", "generate": "lm"}[args.verb]
+    wanted = {"classify": "classify", "generate": "lm", "tag": "tag"}[args.verb]
     if exported.task != wanted:
         parser.error(f"{folder} holds a {exported.task!r} model; {args.verb} needs a {wanted!r} one")
-    if args.verb == "classify":
+    if args.verb in ("classify", "tag"):
         texts = args.texts
         if args.file:
             with open(args.file, encoding="utf-8") as f:
                 texts = texts + [line.rstrip("\r\n") for line in f if line.strip()]
-        for result in exported.classify(texts):
+        for result in (exported.classify(texts) if args.verb == "classify" else exported.tag(texts)):
             print(json.dumps(result, ensure_ascii=False))
     else:
         sys.stdout.write(args.prompt)

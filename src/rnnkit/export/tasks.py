@@ -6,8 +6,9 @@
                       (the run's own JSON), labels, limits
     run.py            a runner on onnxruntime, numpy and tokenizers alone (export/runner.py)
 
-Exported so far: classify (ids, lengths -> probabilities) and lm (tokens, h0, c0 -> logits, h, c:
-feed a prompt at once, then one token at a time). The other tasks are named in the error.
+Exported so far: classify (ids, lengths -> probabilities), lm (tokens, h0, c0 -> logits, h, c: feed a
+prompt at once, then one token at a time) and tag (words, characters, casing, lengths -> emissions;
+the CRF's transitions in the manifest, decoded by the runner). The other tasks are named in the error.
 """
 
 import json
@@ -81,7 +82,46 @@ def _lm(path: str, which: str, out: str) -> dict:
                         "c": ["layers", "batch", "hidden"]}}
 
 
-EXPORTERS: Dict[str, Callable[[str, str, str], dict]] = {"classify": _classify, "lm": _lm}
+class TaggerGraph(nn.Module):
+    """words, chars, char_lengths, cases (B, T[, L]), lengths (B,) -> emissions (B, T, C): the tag scores
+    before the CRF (whose transitions the manifest holds) or the softmax."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, words, chars, char_lengths, cases, lengths):
+        batch = {"words": words, "chars": chars, "char_lengths": char_lengths, "cases": cases, "lengths": lengths}
+        return self.model.emissions(batch)
+
+
+def _tag(path: str, which: str, out: str) -> dict:
+    from ..data.tagging import CASES, casing, collate
+
+    trained = TASKS["tag"].load_trained(path, which)
+    check(trained.model)
+    v = trained.vocabulary
+    items = [{"words": [2, 3, 4], "chars": [[2, 3], [4], [5, 6, 7]], "cases": [3, 4, 5]},
+             {"words": [5, 6], "chars": [[2], [3, 4]], "cases": [casing("A"), 3]}]
+    batch = collate(items)
+    names = ["words", "chars", "char_lengths", "cases", "lengths"]
+    save_onnx(TaggerGraph(trained.model), tuple(batch[n] for n in names), os.path.join(out, "model.onnx"), names,
+              ["emissions"], {"words": {0: "batch", 1: "time"}, "chars": {0: "batch", 1: "time", 2: "characters"},
+                              "char_lengths": {0: "batch", 1: "time"}, "cases": {0: "batch", 1: "time"},
+                              "lengths": {0: "batch"}})
+    crf = trained.model.crf
+    decoder = {"kind": "softmax"}
+    if crf is not None:
+        transitions, start, end = (t.detach().tolist() for t in crf._scores(torch.float32))
+        decoder = {"kind": "crf", "transitions": transitions, "start": start, "end": end}
+    return {"checkpoint": trained.checkpoint, "vocabulary": v.to_json(), "cases": list(CASES),
+            "scheme": trained.scheme, "train_scheme": trained.config.data.train_scheme, "decoder": decoder,
+            "inputs": {"words": ["batch", "time"], "chars": ["batch", "time", "characters"],
+                       "char_lengths": ["batch", "time"], "cases": ["batch", "time"], "lengths": ["batch"]},
+            "outputs": {"emissions": ["batch", "time", "tag"]}}
+
+
+EXPORTERS: Dict[str, Callable[[str, str, str], dict]] = {"classify": _classify, "lm": _lm, "tag": _tag}
 
 
 def export_run(path: str, out: str, which: str = "best", quantize: str = "") -> dict:
@@ -90,7 +130,7 @@ def export_run(path: str, out: str, which: str = "best", quantize: str = "") -> 
     task = run_task(path)
     if task not in EXPORTERS:
         raise CheckpointError(f"{path}: a {task!r} run; rnnkit export writes {', '.join(EXPORTERS)} runs so far "
-                              "(tag, seq2seq and forecast are still to come)")
+                              "(seq2seq and forecast are still to come)")
     if quantize and quantize != "int8":
         raise ConfigError(f"--quantize {quantize!r}: expected int8")
     tmp = os.path.normpath(out) + ".tmp-export"  # written whole, then renamed: never half an export

@@ -133,10 +133,16 @@ class SequenceTagger(nn.Module):
         parts = [self.word_embedding(words)]
         if self.char_encoder is not None:
             valid = batch["char_lengths"] > 0  # (B, T): real tokens
-            chars = torch.zeros(*words.shape, self.config.char_output_size, device=words.device,
-                                dtype=parts[0].dtype)
-            chars[valid] = self.char_encoder(batch["chars"][valid], batch["char_lengths"][valid]).to(chars.dtype)
-            parts.append(chars)
+            if torch.compiler.is_exporting():  # no shape that depends on the data: every position, padding zeroed
+                B, T, L = batch["chars"].shape
+                encoded = self.char_encoder(batch["chars"].reshape(B * T, L),
+                                            batch["char_lengths"].reshape(B * T).clamp(min=1))
+                parts.append(encoded.reshape(B, T, -1).to(parts[0].dtype) * valid[..., None])
+            else:
+                chars = torch.zeros(*words.shape, self.config.char_output_size, device=words.device,
+                                    dtype=parts[0].dtype)
+                chars[valid] = self.char_encoder(batch["chars"][valid], batch["char_lengths"][valid]).to(chars.dtype)
+                parts.append(chars)
         if self.case_embedding is not None:
             parts.append(self.case_embedding(batch["cases"]))
         return torch.cat(parts, -1)

@@ -103,10 +103,11 @@ def create_app(served: List[Served], limits: Limits = Limits()) -> FastAPI:
             reason = (first.get("ctx") or {}).get("error", "")
             return JSONResponse({"error": f"body: not valid JSON at character {position}{': ' + reason if reason else ''}",
                                  "field": "body"}, 422)
-        where = ".".join(str(part) for part in first["loc"] if part != "body") or "body"
-        return JSONResponse({"error": f"{where}: {first['msg']}", "field": where,
-                             "errors": [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-                                        for e in errors]}, 422)
+        def field(error) -> str:
+            return ".".join(str(part) for part in error["loc"] if part != "body") or "body"
+
+        return JSONResponse({"error": f"{field(first)}: {first['msg']}", "field": field(first),
+                             "errors": [{"field": field(e), "message": e["msg"]} for e in errors]}, 422)
 
     def model_for(name: str, endpoint: str) -> Served:
         model = models.get(name)
@@ -147,9 +148,11 @@ def create_app(served: List[Served], limits: Limits = Limits()) -> FastAPI:
     async def health():
         return {"status": "ok", "models": sorted(models)}
 
+    listing = {"models": [model.info() for model in served]}  # the runs are loaded once: so is what they are
+
     @app.get("/v1/models")
     async def list_models():
-        return {"models": [model.info() for model in served]}
+        return listing
 
     @app.post("/v1/models/{name}/classify")
     async def classify(name: str, body: TextsRequest):
