@@ -212,3 +212,15 @@ def test_tagger_emissions_equal_pytorch_s(taggers):
         expected = trained.model.emissions(batch)
     valid = (torch.arange(batch["words"].shape[1])[None] < batch["lengths"][:, None]).numpy()
     np.testing.assert_allclose(got[valid], expected.numpy()[valid], atol=1e-5)
+
+
+def test_an_out_folder_that_is_not_an_export_is_left_alone(exported, tmp_path, capsys):
+    run, _ = exported["classify"]
+    precious = tmp_path / "notes"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    assert main(["export", str(run), "--out", str(precious)]) == EXIT_BAD_INPUT
+    assert "exists and is not an earlier export" in capsys.readouterr().err
+    assert (precious / "thesis.txt").read_text() == "years of work"
+    assert main(["export", str(run), "--out", str(tmp_path / "again")]) == 0  # a new folder, then
+    assert main(["export", str(run), "--out", str(tmp_path / "again")]) == 0  # an earlier export: replaced

@@ -11,7 +11,6 @@ prompt at once, then one token at a time) and tag (words, characters, casing, le
 the CRF's transitions in the manifest, decoded by the runner). The other tasks are named in the error.
 """
 
-import json
 import os
 import shutil
 from typing import Callable, Dict
@@ -133,6 +132,10 @@ def export_run(path: str, out: str, which: str = "best", quantize: str = "") -> 
                               "(seq2seq and forecast are still to come)")
     if quantize and quantize != "int8":
         raise ConfigError(f"--quantize {quantize!r}: expected int8")
+    if os.path.exists(out) and not (os.path.isdir(out) and (not os.listdir(out) or os.path.isfile(
+            os.path.join(out, "rnnkit-export.json")))):  # replace an earlier export, never anything else
+        raise ConfigError(f"--out {out}: exists and is not an earlier export (no rnnkit-export.json); choose "
+                          "another folder")
     tmp = os.path.normpath(out) + ".tmp-export"  # written whole, then renamed: never half an export
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
@@ -177,8 +180,3 @@ def check(model: nn.Module) -> None:
         problem = isinstance(module, Recurrent) and export_problem(module.config, "model." if name == "rnn" else None)
         if problem:
             raise ConfigError(f"{name}: {problem}")
-
-
-def read_manifest(out: str) -> dict:
-    with open(os.path.join(out, "rnnkit-export.json"), encoding="utf-8") as f:
-        return json.load(f)

@@ -21,6 +21,13 @@ from torch import Tensor
 PEEPHOLES = ("weight_ci", "weight_cf", "weight_co")
 
 
+def exporting() -> bool:
+    """Whether torch.export (and so torch.onnx) is tracing now (torch.compiler.is_exporting, where this
+    torch has it)."""
+    check = getattr(torch.compiler, "is_exporting", None)
+    return bool(check and check())
+
+
 def export_problem(config, prefix: Optional[str] = None) -> Optional[str]:
     """Why a layer of ``config`` cannot be exported, naming the option (``prefix`` + its name: a task's
     "model."); None when it can."""

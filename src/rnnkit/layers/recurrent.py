@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from ..cells.state import State, as_parts, from_parts
 from . import dropout as drop
 from .config import RecurrentConfig
-from .exportable import exported_forward
+from .exportable import exported_forward, exporting
 from .fused import fused_layer
 from .kinds import KINDS, kind_of_torch_mode
 from .paths import Surroundings, choose
@@ -121,7 +121,7 @@ class Recurrent(nn.Module):
     # --- running ---------------------------------------------------------------------------------
     def forward(self, x: Tensor, state: Optional[State] = None, lengths: Optional[Tensor] = None):
         cfg = self.config
-        if torch.compiler.is_exporting():  # one rnnkit::recurrent node, which exports (layers/exportable.py)
+        if exporting():  # one rnnkit::recurrent node, which exports (layers/exportable.py)
             return exported_forward(self, x, state, lengths)
         lengths = self._check(x, state, lengths)
         B, T, _ = x.shape

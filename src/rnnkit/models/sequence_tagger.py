@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..layers import Recurrent, RecurrentConfig, RecurrentOptions
+from ..layers.exportable import exporting
 from .crf import CRF
 
 CHAR_ENCODERS = ("lstm", "cnn", "none")
@@ -133,7 +134,7 @@ class SequenceTagger(nn.Module):
         parts = [self.word_embedding(words)]
         if self.char_encoder is not None:
             valid = batch["char_lengths"] > 0  # (B, T): real tokens
-            if torch.compiler.is_exporting():  # no shape that depends on the data: every position, padding zeroed
+            if exporting():  # no shape that depends on the data: every position, padding zeroed
                 B, T, L = batch["chars"].shape
                 encoded = self.char_encoder(batch["chars"].reshape(B * T, L),
                                             batch["char_lengths"].reshape(B * T).clamp(min=1))

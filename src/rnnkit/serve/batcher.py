@@ -76,9 +76,13 @@ class Batcher:
             try:
                 results = await loop.run_in_executor(self.executor, self.run, jobs[0].key, items)
                 self.batches += 1
-            except Exception:  # noqa: BLE001 (one request's fault must not fail the others: run each alone)
-                for job in jobs:
-                    await self._alone(job)
+            except Exception as problem:  # noqa: BLE001 (one request's fault must not fail the others)
+                if len(jobs) == 1:
+                    if not jobs[0].future.done():
+                        jobs[0].future.set_exception(problem)
+                else:  # which one? each runs alone, and only the faulty ones fail
+                    for job in jobs:
+                        await self._alone(job)
                 continue
             start = 0
             for job in jobs:

@@ -59,9 +59,10 @@ class Served:
             try:
                 with open(report, encoding="utf-8") as f:
                     data = json.load(f)
-                return {k: v for k, v in data.items() if isinstance(v, (int, float)) and math.isfinite(v)}
-            except (OSError, ValueError):
+            except (OSError, ValueError):  # a damaged report takes nothing from the model it describes
                 return {}
+            return {k: v for k, v in data.items() if isinstance(v, (int, float)) and math.isfinite(v)} if isinstance(
+                data, dict) else {}
         early = ckpt.read_meta(self.checkpoint).get("early_stopping", {})
         best = early.get("best")
         return {f"best_valid_{early.get('monitor', 'loss')}": best} if isinstance(best, (int, float)) else {}
@@ -109,7 +110,10 @@ class LanguageModelServed(Served):
         for request in items:
             ids, unknown = prompt_ids(tokenizer, request.prompt)
             generator = torch.Generator()
-            generator.manual_seed(request.seed) if request.seed is not None else generator.seed()
+            if request.seed is not None:
+                generator.manual_seed(request.seed)
+            else:
+                generator.seed()  # a fresh, nondeterministic seed
             stop = getattr(tokenizer, "eos", None) if request.stop_at_eos else None
             tokens = model.generate(ids, request.max_tokens, request.temperature, request.top_k, request.top_p,
                                     generator, stop)
