@@ -7,8 +7,9 @@ onnxruntime fp32 and onnxruntime int8 (dynamic quantization).
 A classifier: accuracy and texts/s on the run's own validation split, all three reading the same
 texts in the same batches (sorted by length, as `rnnkit predict` sorts them). A language model:
 greedy generation of --tokens tokens after a prompt, one token per step with the state carried
-(tokens/s), and how much of each text equals PyTorch's. Each timing is the best of --repeats, and the
-three alternate within each repeat.
+(tokens/s), how much of each text equals PyTorch's, and the loss on the validation text. A
+translation model: beam search and greedy decoding of the first --texts validation sentences
+(sentences/s, BLEU). Each timing is the best of --repeats, and the three alternate within each repeat.
 """
 
 import argparse
@@ -39,6 +40,8 @@ def main() -> None:
 
     if run_task(args.run) == "lm":
         return generation(args, Exported)
+    if run_task(args.run) == "seq2seq":
+        return translation(args, Exported)
     trained = TASKS["classify"].load_trained(args.run)
     d = trained.config.data
     examples = read_examples(d.train, d.text_column, d.label_column, d.format, trained.classes, d.skip_bad)
@@ -104,6 +107,42 @@ def generation(args, Exported) -> None:
                                                                                             len(reference)))
         print(f"| {name} | {args.tokens / best[name]:,.0f} | {best[name] / best['PyTorch']:.2f}x | "
               f"{same:,} of {len(reference):,} | {losses[name]:.4f} |")
+
+
+def translation(args, Exported) -> None:
+    """Beam search (the run's decode settings) and greedy decoding over the first --texts validation
+    sentences: sentences/s and corpus BLEU for PyTorch, onnxruntime fp32 and int8."""
+    from rnnkit.tasks.decoding import detokenize
+    from rnnkit.training.bleu import corpus_scores
+
+    trained = TASKS["seq2seq"].load_trained(args.run)
+    d = trained.config.data
+    with open(d.valid_source, encoding="utf-8") as f:
+        sources = [line.strip() for line in f][:args.texts]
+    with open(d.valid_target, encoding="utf-8") as f:
+        references = [line.strip() for line in f][:args.texts]
+    fp32, int8 = Exported(args.export), Exported(args.export, "int8")
+    print(f"{len(sources)} validation sentences of {trained.checkpoint}, best of {args.repeats}, "
+          f"{torch.get_num_threads()} threads; rnnkit batches {args.batch_size} sentences, the runner one at a time")
+    print("| decoding | | sentences/s | time vs PyTorch | BLEU | outputs equal to PyTorch's |")
+    print("|---|---|---|---|---|---|")
+    for greedy in (False, True):
+        runs = {"PyTorch": lambda: [detokenize(trained.target_vocab, h[0].tokens) for h in
+                                    trained.translate(sources, greedy=greedy, batch_size=args.batch_size)],
+                "onnxruntime fp32": lambda: [r["translation"] for r in fp32.translate(sources, greedy=greedy)],
+                "onnxruntime int8": lambda: [r["translation"] for r in int8.translate(sources, greedy=greedy)]}
+        best, outputs = {name: float("inf") for name in runs}, {}
+        for _ in range(args.repeats):
+            for name, run in runs.items():
+                start = time.perf_counter()
+                outputs[name] = run()
+                best[name] = min(best[name], time.perf_counter() - start)
+        for name in runs:
+            bleu = corpus_scores(outputs[name], references)["bleu"]
+            same = sum(a == b for a, b in zip(outputs[name], outputs["PyTorch"])) / len(sources)
+            print(f"| {'greedy' if greedy else f'beam {trained.config.decode.beam_size}'} | {name} | "
+                  f"{len(sources) / best[name]:,.1f} | {best[name] / best['PyTorch']:.2f}x | {bleu:.2f} | "
+                  f"{100 * same:.1f}% |")
 
 
 def validation_loss(args, model, tokenizer, meta) -> dict:

@@ -121,9 +121,67 @@ def test_a_layer_onnx_cannot_compute_is_named_and_nothing_is_written(tmp_path, c
 
 
 def test_a_task_not_exported_yet_is_named(exported, capsys):
-    run = exported["classify"][0].parent.parent / "seq2seq" / "run"
+    run = exported["classify"][0].parent.parent / "forecast" / "run"
     assert main(["export", str(run), "--out", str(run.parent / "onnx")]) == EXIT_BAD_INPUT
-    assert "a 'seq2seq' run; rnnkit export writes classify, lm, tag runs so far" in capsys.readouterr().err
+    assert "a 'forecast' run; rnnkit export writes classify, lm, tag, seq2seq runs so far" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def translator(exported):
+    """The saved seq2seq run (bidirectional GRU, attention, input feeding), exported with its int8 copies."""
+    run = exported["classify"][0].parent.parent / "seq2seq" / "run"
+    out = run.parent / "onnx"
+    assert main(["export", str(run), "--out", str(out), "--quantize", "int8"]) == 0
+    return run, out
+
+
+def test_encoder_and_decoder_step_equal_pytorch_s(translator):
+    from rnnkit.export.tasks import _flatten, decoder_state_names
+
+    run, out = translator
+    model = TASKS["seq2seq"].load_trained(str(run)).model
+    names = decoder_state_names(model)
+    source, lengths = torch.tensor([[4, 5, 6, 7, 4], [6, 5, 0, 0, 0], [7, 7, 7, 1, 0]]), torch.tensor([5, 2, 4])
+    encoder = ort.InferenceSession(str(out / "encoder.onnx"), providers=["CPUExecutionProvider"])
+    decoder = ort.InferenceSession(str(out / "decoder.onnx"), providers=["CPUExecutionProvider"])
+    got = dict(zip(names, encoder.run(None, {"source": source.numpy(), "lengths": lengths.numpy()})))
+    with torch.no_grad():
+        state = model.encode(source, lengths)
+        for name, expected in zip(names, _flatten(state, names)):
+            np.testing.assert_allclose(got[name], expected.numpy(), atol=1e-5, err_msg=name)
+        token = torch.tensor([2, 2, 2])
+        for _ in range(3):  # steps with the state carried
+            outputs = decoder.run(None, {"token": token.numpy(), **got})
+            log_probs, state, weights = model.decode_step(token, state)
+            np.testing.assert_allclose(outputs[0], log_probs.numpy(), atol=1e-5)
+            np.testing.assert_allclose(outputs[-1], weights.numpy(), atol=1e-5)
+            got.update(h=outputs[1], feed=outputs[2])
+            token = log_probs.argmax(-1)
+
+
+@pytest.mark.parametrize("how", [[], ["--greedy"], ["--n-best", "3"]], ids=["beam", "greedy", "n-best"])
+def test_the_runner_translates_as_rnnkit_does(translator, how, capsys):
+    run, out = translator
+    sentences = ["ka lo", "mi pu ka", "pu pu mi lo", ""]
+    printed = runner(out, "translate", *sentences, *how).splitlines()
+    trained = TASKS["seq2seq"].load_trained(str(run))
+    from rnnkit.tasks.decoding import detokenize
+
+    found = trained.translate(sentences, greedy="--greedy" in how, n_best=3 if "--n-best" in how else 1)
+    if "--n-best" not in how:
+        assert printed == [detokenize(trained.target_vocab, h[0].tokens) for h in found]
+        return
+    for line, hypotheses in zip(printed, found):
+        record = json.loads(line)["hypotheses"]
+        assert [r["text"] for r in record] == [detokenize(trained.target_vocab, h.tokens) for h in hypotheses]
+        assert [r["score"] for r in record] == pytest.approx([h.score for h in hypotheses], abs=1e-4)
+
+
+def test_int8_translation_runs(translator):
+    _, out = translator
+    assert sorted(p.name for p in out.glob("*.onnx")) == ["decoder.int8.onnx", "decoder.onnx", "encoder.int8.onnx",
+                                                         "encoder.onnx"]
+    assert len(runner(out, "translate", "ka lo", "--model", "int8").splitlines()) == 1
 
 
 def test_the_runner_s_copies_of_rnnkit_s_steps_agree_with_rnnkit():

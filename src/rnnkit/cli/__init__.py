@@ -223,12 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Write RUN_DIR's model as ONNX (the recurrent state as explicit inputs and "
                                       "outputs, batch and time axes free, lengths as ONNX's sequence_lens), its "
                                       "vocabulary and labels (rnnkit-export.json), and run.py, a runner on "
-                                      "onnxruntime, numpy and tokenizers alone. Tasks so far: classify, lm, tag.")
+                                      "onnxruntime, numpy and tokenizers alone. Tasks so far: classify, lm, tag, seq2seq.")
     run_arguments(ex)
     ex.add_argument("--format", choices=["onnx"], default="onnx", help="the format (onnx)")
     ex.add_argument("--out", metavar="DIR", help="where to write (default RUN_DIR/onnx)")
-    ex.add_argument("--quantize", choices=["int8"], help="also write model.int8.onnx (onnxruntime's dynamic "
-                    "int8 quantization)")
+    ex.add_argument("--quantize", choices=["int8"], help="also write NAME.int8.onnx beside each file "
+                    "(onnxruntime's dynamic int8 quantization)")
     ex.set_defaults(run=export_verb.export)
 
     bench = verbs.add_parser("bench", help="benchmarks run side by side with torch.nn")

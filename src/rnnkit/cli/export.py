@@ -16,10 +16,10 @@ def export(args) -> int:
 
     out = args.out or os.path.join(args.run_dir, "onnx")
     manifest = export_run(args.run_dir, out, args.checkpoint, args.quantize or "")  # RnnkitError: main()
-    files = ["model.onnx"] + ([manifest["quantized"]] if "quantized" in manifest else [])
+    files = sorted(name for name in os.listdir(out) if name.endswith(".onnx"))
     print(f"{manifest['task']} run {args.run_dir} ({os.path.basename(manifest['checkpoint'])}) -> {out}: "
           f"{', '.join(files)}, rnnkit-export.json, run.py", file=sys.stderr)
-    verb = {"classify": "classify 'a text'", "lm": "generate --prompt 'Once'", "tag": "tag 'Peter went to Paris.'"}[
-        manifest["task"]]
+    verb = {"classify": "classify 'a text'", "lm": "generate --prompt 'Once'", "tag": "tag 'Peter went to Paris.'",
+            "seq2seq": "translate 'a sentence'"}[manifest["task"]]
     print(f"try: python {os.path.join(out, 'run.py')} {verb}", file=sys.stderr)
     return 0

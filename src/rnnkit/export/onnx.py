@@ -18,13 +18,18 @@ OPSET = 18
 def save_onnx(module: torch.nn.Module, args: tuple, path: str, input_names: Sequence[str],
               output_names: Sequence[str], dynamic: Dict[str, Dict[int, str]]) -> str:
     """``module(*args)`` exported to ``path`` (written whole, then renamed), with the axes ``dynamic``
-    names ({input name: {axis: "batch"}}) free; returns the path."""
-    tensors = [a for a in args if isinstance(a, torch.Tensor)]
-    if len({a.data_ptr() for a in tensors if a.numel()}) < len([a for a in tensors if a.numel()]):
+    names ({input name: {axis: "batch"}}) free; returns the path. An argument may be a tuple of
+    tensors: each is an input of its own, named in order by ``input_names``."""
+    flat = [t for a in args for t in (a if isinstance(a, tuple) else (a,))]  # a tuple argument: one input each
+    tensors = [t for t in flat if isinstance(t, torch.Tensor) and t.numel()]
+    if len({t.data_ptr() for t in tensors}) < len(tensors):
         raise ValueError("two example inputs share memory: torch.export would make them one input (give each its own)")
-    dims = {}
-    shapes = tuple({axis: dims.setdefault(name, torch.export.Dim(name)) for axis, name in dynamic.get(input, {}).items()}
-                   or None for input in input_names)
+    dims, names = {}, iter(input_names)
+
+    def shape(name):
+        return {axis: dims.setdefault(dim, torch.export.Dim(dim)) for axis, dim in dynamic.get(name, {}).items()} or None
+
+    shapes = tuple(tuple(shape(next(names)) for _ in a) if isinstance(a, tuple) else shape(next(names)) for a in args)
     module = module.eval()
     tmp = path + ".tmp"
     chatty = logging.getLogger("torch.onnx")

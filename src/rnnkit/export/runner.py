@@ -5,6 +5,7 @@ rnnkit. `rnnkit export` copies this file into the export as run.py.
     python run.py [EXPORT_DIR] classify --file texts.txt            # one text per line
     python run.py [EXPORT_DIR] generate --prompt "ROMEO:" --max-tokens 200 [--temperature 0.8 --top-k 40 --seed 1]
     python run.py [EXPORT_DIR] tag "Angela Merkel met Emmanuel Macron in Paris."   # JSON lines: tokens, tags, spans
+    python run.py [EXPORT_DIR] translate "Ein Hund läuft." [--beam-size 5 --n-best 3 | --greedy]
 
 EXPORT_DIR defaults to this file's folder. As a library: ``Exported(folder).classify(texts)`` and
 ``Exported(folder).generate(prompt, ...)``, ``Exported(folder).tag(sentences)``. The text goes through the same steps as in rnnkit (the
@@ -180,15 +181,73 @@ def viterbi(emissions, length, transitions, start, end):
     return tags[::-1]
 
 
+JOINER, SPACE, PAD, BOS, EOS = "\uffed", "\u2581", 0, 2, 3  # rnnkit/data/subwords.py
+
+
+class Vocabulary:
+    """A translation model's words (with OpenNMT's joiners) or Metaspace BPE (rnnkit/data/subwords.py)."""
+
+    def __init__(self, data):
+        self.kind, self.lowercase = data["kind"], data["lowercase"]
+        if self.kind == "bpe":
+            from tokenizers import Tokenizer
+
+            self.bpe = Tokenizer.from_str(data["tokenizer"])
+            self.bpe.encode_special_tokens = True
+        else:
+            self.symbols = data["symbols"]
+            self.index = {s: i for i, s in enumerate(self.symbols)}
+
+    def encode(self, text):
+        text = " ".join(text.replace(JOINER if self.kind == "word" else SPACE, " ").split())
+        text = text.lower() if self.lowercase else text
+        if self.kind == "bpe":
+            return self.bpe.encode(text, add_special_tokens=False).ids
+        tokens, end = [], -1
+        for match in WORD.finditer(text):
+            token = match.group()
+            if match.start() == end:  # no space since the previous token: one of the two is a mark
+                if token[0].isalnum() or token[0] == "_":
+                    tokens[-1] += JOINER
+                else:
+                    token = JOINER + token
+            tokens.append(token)
+            end = match.end()
+        return [self.index.get(token, 1) for token in tokens]  # 1: <unk>
+
+    def decode(self, ids):
+        """The text of ``ids`` on one line (rnnkit's detokenize)."""
+        ids = [i for i in ids if i not in (PAD, BOS)]
+        ids = ids[:ids.index(EOS)] if EOS in ids else ids
+        if self.kind == "bpe":
+            text = self.bpe.decode(ids, skip_special_tokens=False)
+        else:
+            pieces, attached = [], True
+            for token in (self.symbols[i] for i in ids):
+                if not attached and not token.startswith(JOINER):
+                    pieces.append(" ")
+                pieces.append(token.removeprefix(JOINER).removesuffix(JOINER))
+                attached = token.endswith(JOINER)
+            text = "".join(pieces)
+        return text.replace("\r", " ").replace("\n", " ")
+
+
 class Exported:
     def __init__(self, folder, model=None):
         with open(os.path.join(folder, "rnnkit-export.json"), encoding="utf-8") as f:
             self.manifest = json.load(f)
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(os.path.join(folder, model or "model.onnx"), options,
-                                                    providers=["CPUExecutionProvider"])
+
+        def session(name):
+            return onnxruntime.InferenceSession(os.path.join(folder, name), options, providers=["CPUExecutionProvider"])
+
         self.task = self.manifest["task"]
+        if self.task == "seq2seq":  # model: "int8" picks encoder.int8.onnx and decoder.int8.onnx
+            suffix = ".int8.onnx" if model in ("int8", "model.int8.onnx") else ".onnx"
+            self.encoder, self.decoder = session("encoder" + suffix), session("decoder" + suffix)
+        else:
+            self.session = session(model or "model.onnx")
 
     # --- classification --------------------------------------------------------------------------
     def classify(self, texts, batch_size=64):
@@ -289,6 +348,91 @@ class Exported:
         return results
 
 
+    # --- translation ------------------------------------------------------------------------------
+    def translate(self, texts, beam_size=None, n_best=1, greedy=False, length_penalty=None):
+        """Per text {"translation", "hypotheses": [{"text", "score"}], best first}, by beam search (rnnkit's
+        models/beam_search.py, one sentence at a time) or greedily."""
+        m = self.manifest
+        source, target = Vocabulary(m["source_vocabulary"]), Vocabulary(m["target_vocabulary"])
+        d = m["decode"]
+        k = beam_size or d["beam_size"]
+        alpha = d["length_penalty"] if length_penalty is None else length_penalty
+        results = []
+        for text in texts:
+            ids = source.encode(text)
+            if not ids:
+                results.append({"translation": "", "hypotheses": [{"text": "", "score": 0.0}]})
+                continue
+            state = self.encoder.run(None, {"source": np.array([ids], np.int64), "lengths": np.array([len(ids)])})
+            state = dict(zip(m["state"], state))
+            limit = int(np.floor(d["max_length_a"] * len(ids) + d["max_length_b"]))
+            found = self._greedy(state, limit) if greedy else self._beam(state, limit, k, n_best, alpha)
+            hypotheses = [{"text": target.decode(tokens), "score": score} for tokens, score in found]
+            results.append({"translation": hypotheses[0]["text"], "hypotheses": hypotheses})
+        return results
+
+    def _step(self, token, state):
+        """One decoder step for rows token (R,): log-probabilities (R, V) in float64, the new state."""
+        m = self.manifest
+        outputs = self.decoder.run(None, {"token": token.astype(np.int64), **state})
+        state = {**state, **dict(zip(m["changing"], outputs[1:1 + len(m["changing"])]))}
+        return outputs[0].astype(np.float64), state
+
+    @staticmethod
+    def _restrict(log_probs, step, limit):
+        """rnnkit's restrict: PAD and BOS never; only EOS once ``limit`` tokens are out."""
+        log_probs = log_probs.copy()
+        if step >= limit:
+            keep = log_probs[:, EOS].copy()
+            log_probs[:] = -np.inf
+            log_probs[:, EOS] = keep
+        else:
+            log_probs[:, [PAD, BOS]] = -np.inf
+        return log_probs
+
+    def _greedy(self, state, limit):
+        token, tokens, total = np.array([BOS]), [], 0.0
+        for step in range(limit + 1):
+            log_probs, state = self._step(token, state)
+            log_probs = self._restrict(log_probs, step, limit)
+            token = np.array([int(log_probs[0].argmax())])
+            total += float(log_probs[0, token[0]])
+            if token[0] == EOS:
+                break
+            tokens.append(int(token[0]))
+        return [(tokens, total)]
+
+    def _beam(self, state, limit, k, n_best, alpha):
+        def penalty(length):
+            return ((5 + length) / 6) ** alpha  # GNMT's, as rnnkit's
+
+        state = {name: np.repeat(value, k, axis=1 if name in ("h", "c") else 0) for name, value in state.items()}
+        scores = np.full(k, -np.inf)
+        scores[0] = 0.0
+        token, history, finished = np.full(k, BOS), [[] for _ in range(k)], []
+        for step in range(limit + 1):
+            log_probs, state = self._step(token, state)
+            log_probs = self._restrict(log_probs, step, limit)
+            V = log_probs.shape[1]
+            total = (scores[:, None] + log_probs).reshape(-1)
+            best = np.argsort(-total, kind="stable")[:min(2 * k, k * V)]
+            top, origin, word = total[best], best // V, best % V
+            for j in range(min(k, len(best))):
+                if word[j] == EOS and np.isfinite(top[j]):
+                    finished.append((history[origin[j]], float(top[j]) / penalty(step + 1)))
+            finished = sorted(finished, key=lambda h: -h[1])[:n_best]
+            live = [j for j in range(len(best)) if word[j] != EOS][:k]
+            scores = np.array([top[j] if j in live else -np.inf for j in live] + [-np.inf] * (k - len(live)))
+            rows = np.array([origin[j] for j in live] + [origin[live[0]] if live else 0] * (k - len(live)))
+            history = [history[r] + [int(word[j])] for r, j in zip(rows, live)] + [[]] * (k - len(live))
+            token = np.array([word[j] for j in live] + [PAD] * (k - len(live)))
+            state = {name: value[:, rows] if name in ("h", "c") else value[rows] for name, value in state.items()}
+            bound = scores[0] / penalty(limit + 1)  # nothing live can score above it
+            if not np.isfinite(bound) or (len(finished) >= n_best and finished[n_best - 1][1] >= bound):
+                break
+        return finished
+
+
 def truncate(ids, max_length, how):
     """rnnkit/data/batches.py truncate."""
     if max_length <= 0 or len(ids) <= max_length:
@@ -335,21 +479,31 @@ def main(argv=None):
     generate.add_argument("--top-k", type=int, default=0)
     generate.add_argument("--top-p", type=float, default=1.0)
     generate.add_argument("--seed", type=int, default=None)
+    translate = verbs.add_parser("translate")
+    translate.add_argument("texts", nargs="*", help="sentences")
+    translate.add_argument("--file", help="one sentence per line")
+    translate.add_argument("--beam-size", type=int)
+    translate.add_argument("--n-best", type=int, default=1)
+    translate.add_argument("--greedy", action="store_true")
     tag = verbs.add_parser("tag")
     tag.add_argument("texts", nargs="*", help="sentences of plain text")
     tag.add_argument("--file", help="one sentence per line")
-    for verb in (classify, generate, tag):
+    for verb in (classify, generate, tag, translate):
         verb.add_argument("--model", help="the ONNX file in the export (default model.onnx; model.int8.onnx)")
     args = parser.parse_args(argv)
     exported = Exported(folder, args.model)
-    wanted = {"classify": "classify", "generate": "lm", "tag": "tag"}[args.verb]
+    wanted = {"classify": "classify", "generate": "lm", "tag": "tag", "translate": "seq2seq"}[args.verb]
     if exported.task != wanted:
         parser.error(f"{folder} holds a {exported.task!r} model; {args.verb} needs a {wanted!r} one")
-    if args.verb in ("classify", "tag"):
+    if args.verb in ("classify", "tag", "translate"):
         texts = args.texts
         if args.file:
             with open(args.file, encoding="utf-8") as f:
                 texts = texts + [line.rstrip("\r\n") for line in f if line.strip()]
+        if args.verb == "translate":
+            for result in exported.translate(texts, args.beam_size, args.n_best, args.greedy):
+                print(result["translation"] if args.n_best == 1 else json.dumps(result, ensure_ascii=False))
+            return
         for result in (exported.classify(texts) if args.verb == "classify" else exported.tag(texts)):
             print(json.dumps(result, ensure_ascii=False))
     else:

@@ -8,7 +8,9 @@
 
 Exported so far: classify (ids, lengths -> probabilities), lm (tokens, h0, c0 -> logits, h, c: feed a
 prompt at once, then one token at a time) and tag (words, characters, casing, lengths -> emissions;
-the CRF's transitions in the manifest, decoded by the runner). The other tasks are named in the error.
+the CRF's transitions in the manifest, decoded by the runner) and seq2seq (encoder.onnx: source ->
+the decoder's first state; decoder.onnx: one step, token and state -> log-probabilities, new state,
+attention; greedy and beam search in the runner). Forecasting is named in the error.
 """
 
 import os
@@ -120,7 +122,83 @@ def _tag(path: str, which: str, out: str) -> dict:
             "outputs": {"emissions": ["batch", "time", "tag"]}}
 
 
-EXPORTERS: Dict[str, Callable[[str, str, str], dict]] = {"classify": _classify, "lm": _lm, "tag": _tag}
+def decoder_state_names(model) -> list:
+    """The tensors of a Seq2Seq's DecoderState, by name: h [, c] [, feed] [, keys, values], mask."""
+    names = ["h", "c"] if model.decoder.config.cell == "lstm" else ["h"]
+    names += ["feed"] * model.feeds + ["keys", "values"] * (model.attention is not None)
+    return names + ["mask"]
+
+
+def _flatten(state, names) -> tuple:
+    from ..cells.state import as_parts
+
+    parts = dict(zip(("h", "c"), as_parts(state.rnn)))
+    parts.update(feed=state.feed, keys=state.keys, values=state.values, mask=state.mask)
+    return tuple(parts[name] for name in names)
+
+
+def _unflatten(tensors, names):
+    from ..cells.state import from_parts
+    from ..models.seq2seq import DecoderState
+
+    parts = dict(zip(names, tensors))
+    rnn = from_parts(tuple(parts[n] for n in ("h", "c") if n in parts))
+    return DecoderState(rnn, parts.get("feed"), parts.get("keys"), parts.get("values"), parts["mask"])
+
+
+class EncoderGraph(nn.Module):
+    """source (B, S), lengths (B,) -> the decoder's first state, tensor by tensor (decoder_state_names)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.names = model, decoder_state_names(model)
+
+    def forward(self, source, lengths):
+        return _flatten(self.model.encode(source, lengths), self.names)
+
+
+class DecoderGraph(nn.Module):
+    """token (B,), the state tensors -> log-probabilities (B, V), the new h [, c] [, feed] [, attention
+    weights (B, S)]: one step of the decoder; the memory (keys, values, mask) does not change."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.names = model, decoder_state_names(model)
+
+    def forward(self, token, tensors):
+        log_probs, state, weights = self.model.decode_step(token, _unflatten(tensors, self.names))
+        changing = [t for name, t in zip(self.names, _flatten(state, self.names)) if name in ("h", "c", "feed")]
+        return (log_probs, *changing, *([weights] if weights is not None else []))
+
+
+def _seq2seq(path: str, which: str, out: str) -> dict:
+    trained = TASKS["seq2seq"].load_trained(path, which)
+    check(trained.model)
+    model = trained.model.eval()
+    names = decoder_state_names(model)
+    source, lengths = torch.tensor([[4, 5, 6, 7], [5, 6, 1, 0]]), torch.tensor([4, 3])
+    save_onnx(EncoderGraph(model), (source, lengths), os.path.join(out, "encoder.onnx"), ["source", "lengths"],
+              names, {"source": {0: "batch", 1: "source"}, "lengths": {0: "batch"}})
+    with torch.no_grad():
+        state = tuple(t.clone() for t in _flatten(model.encode(source, lengths), names))  # each its own memory
+    axes = {"h": {1: "batch"}, "c": {1: "batch"}, "feed": {0: "batch"}, "keys": {0: "batch", 1: "source"},
+            "values": {0: "batch", 1: "source"}, "mask": {0: "batch", 1: "source"}}
+    changing = [n for n in names if n in ("h", "c", "feed")]
+    outputs = ["log_probs", *[f"new_{n}" for n in changing]] + ["weights"] * (model.attention is not None)
+    save_onnx(DecoderGraph(model), (torch.tensor([2, 2]), state), os.path.join(out, "decoder.onnx"),
+              ["token", *names], outputs, {"token": {0: "batch"}, **{n: axes[n] for n in names}})
+    decode = trained.config.decode
+    return {"checkpoint": trained.checkpoint, "files": {"encoder": "encoder.onnx", "decoder": "decoder.onnx"},
+            "source_vocabulary": trained.source_vocab.to_json(), "target_vocabulary": trained.target_vocab.to_json(),
+            "decode": {"beam_size": decode.beam_size, "length_penalty": decode.length_penalty,
+                       "max_length_a": decode.max_length_a, "max_length_b": decode.max_length_b},
+            "state": names, "changing": changing, "attention": model.attention is not None,
+            "inputs": {"encoder": ["source", "lengths"], "decoder": ["token", *names]},
+            "outputs": {"encoder": names, "decoder": outputs}}
+
+
+EXPORTERS: Dict[str, Callable[[str, str, str], dict]] = {"classify": _classify, "lm": _lm, "tag": _tag,
+                                                         "seq2seq": _seq2seq}
 
 
 def export_run(path: str, out: str, which: str = "best", quantize: str = "") -> dict:
@@ -129,7 +207,7 @@ def export_run(path: str, out: str, which: str = "best", quantize: str = "") -> 
     task = run_task(path)
     if task not in EXPORTERS:
         raise CheckpointError(f"{path}: a {task!r} run; rnnkit export writes {', '.join(EXPORTERS)} runs so far "
-                              "(seq2seq and forecast are still to come)")
+                              "(forecast is still to come)")
     if quantize and quantize != "int8":
         raise ConfigError(f"--quantize {quantize!r}: expected int8")
     if os.path.exists(out) and not (os.path.isdir(out) and (not os.listdir(out) or os.path.isfile(
@@ -142,7 +220,7 @@ def export_run(path: str, out: str, which: str = "best", quantize: str = "") -> 
     try:
         manifest = {"format": FORMAT, "version": VERSION, "task": task, **EXPORTERS[task](path, which, tmp)}
         if quantize:
-            manifest["quantized"] = _quantize(tmp)
+            manifest["quantized"] = [_quantize(tmp, name) for name in sorted(os.listdir(tmp)) if name.endswith(".onnx")]
         shutil.copyfile(os.path.join(os.path.dirname(__file__), "runner.py"), os.path.join(tmp, "run.py"))
         write_json_atomic(os.path.join(tmp, "rnnkit-export.json"), manifest)
     except BaseException:
@@ -154,9 +232,9 @@ def export_run(path: str, out: str, which: str = "best", quantize: str = "") -> 
     return manifest
 
 
-def _quantize(out: str) -> str:
-    """onnxruntime's dynamic int8 quantization of model.onnx (weights int8, activations quantized on
-    the fly), beside it as model.int8.onnx."""
+def _quantize(out: str, name: str) -> str:
+    """onnxruntime's dynamic int8 quantization of ``name`` (weights int8, activations quantized on the
+    fly), beside it as NAME.int8.onnx."""
     import logging
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -165,11 +243,11 @@ def _quantize(out: str) -> str:
     level = root.level
     root.setLevel(logging.ERROR)  # its advice to pre-process the model applies to static quantization
     try:
-        quantize_dynamic(os.path.join(out, "model.onnx"), os.path.join(out, "model.int8.onnx"),
-                         weight_type=QuantType.QInt8)
+        target = name.removesuffix(".onnx") + ".int8.onnx"
+        quantize_dynamic(os.path.join(out, name), os.path.join(out, target), weight_type=QuantType.QInt8)
     finally:
         root.setLevel(level)
-    return "model.int8.onnx"
+    return target
 
 
 def check(model: nn.Module) -> None:
