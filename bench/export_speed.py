@@ -42,6 +42,8 @@ def main() -> None:
         return generation(args, Exported)
     if run_task(args.run) == "seq2seq":
         return translation(args, Exported)
+    if run_task(args.run) == "tag":
+        return tagging(args, Exported)
     trained = TASKS["classify"].load_trained(args.run)
     d = trained.config.data
     examples = read_examples(d.train, d.text_column, d.label_column, d.format, trained.classes, d.skip_bad)
@@ -143,6 +145,37 @@ def translation(args, Exported) -> None:
             print(f"| {'greedy' if greedy else f'beam {trained.config.decode.beam_size}'} | {name} | "
                   f"{len(sources) / best[name]:,.1f} | {best[name] / best['PyTorch']:.2f}x | {bleu:.2f} | "
                   f"{100 * same:.1f}% |")
+
+
+def tagging(args, Exported) -> None:
+    """Exact-span F1 and sentences/s over the first --texts sentences of the run's validation file."""
+    from rnnkit.data.schemes import spans
+    from rnnkit.tasks.tagging import read
+    from rnnkit.training.metrics import span_metrics
+
+    trained = TASKS["tag"].load_trained(args.run)
+    d = trained.config.data
+    sentences = read(d.valid, d)
+    tokens, gold = sentences.tokens[:args.texts], sentences.tags[:args.texts]
+    fp32, int8 = Exported(args.export), Exported(args.export, "model.int8.onnx")
+    runs = {"PyTorch": lambda: trained.tag(tokens, args.batch_size),
+            "onnxruntime fp32": lambda: [r["tags"] for r in fp32.tag(tokens, args.batch_size)],
+            "onnxruntime int8": lambda: [r["tags"] for r in int8.tag(tokens, args.batch_size)]}
+    best, outputs = {name: float("inf") for name in runs}, {}
+    for _ in range(args.repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            outputs[name] = run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    print(f"{len(tokens)} validation sentences of {trained.checkpoint}, batch {args.batch_size}, best of "
+          f"{args.repeats}, {torch.get_num_threads()} threads (the runner's batches in input order, rnnkit's sorted)")
+    print("| | span F1 | sentences/s | time vs PyTorch | sentences tagged as PyTorch tags them |")
+    print("|---|---|---|---|---|")
+    for name in runs:
+        f1 = span_metrics([spans(g) for g in gold], [spans(p) for p in outputs[name]])["f1"]
+        same = sum(a == b for a, b in zip(outputs[name], outputs["PyTorch"])) / len(tokens)
+        print(f"| {name} | {100 * f1:.2f} | {len(tokens) / best[name]:,.0f} | {best[name] / best['PyTorch']:.2f}x | "
+              f"{100 * same:.2f}% |")
 
 
 def validation_loss(args, model, tokenizer, meta) -> dict:
