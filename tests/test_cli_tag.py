@@ -194,6 +194,10 @@ def test_iobes_tags_in_a_file_said_to_be_iob2_are_named(tmp_path, capsys):
     assert main(["train", "tag", "--data", path, "--out", str(tmp_path / "run"), *TINY, "--set", "train.max_steps=1",
                  "--set", "data.scheme=iob2"]) == EXIT_BAD_INPUT
     assert "is IOBES, but data.scheme='iob2' (set data.scheme=iobes, or auto)" in capsys.readouterr().err
+    iob2 = write_conll(tmp_path / "iob2.txt", sentences(30), scheme="iob2")  # trained on files said to be IOB2 ...
+    assert main(["train", "tag", "--data", iob2, "--out", str(tmp_path / "run"), *TINY, "--set", "train.max_steps=1",
+                 "--set", "data.scheme=iob2"]) == 0
+    assert main(["evaluate", str(tmp_path / "run"), "--data", path]) == 0  # ... and scored on an IOBES file
 
 
 @pytest.mark.parametrize("source", ["file", "stdin"])

@@ -336,7 +336,8 @@ def load_trained(path: str, which: str = "best") -> TrainedTagger:
 
 def evaluate_file(trained: TrainedTagger, path: str, batch_size: int = 256) -> dict:
     d = trained.config.data
-    sentences = read(path, d)
+    # any scheme: a file said to be IOB1 at training may be scored against one written in IOBES
+    sentences = read(path, dataclasses.replace(d, scheme="auto"))
     encoded = encode(trained.vocabulary, sentences, d.train_scheme)
     metrics = score(trained.model, encoded.items, sentences.tags, trained.vocabulary, batch_size)
     unseen = {"unseen_tags": dict(encoded.unseen)} if encoded.unseen else {}  # gold tags never trained on
