@@ -349,26 +349,30 @@ class Exported:
 
 
     # --- translation ------------------------------------------------------------------------------
-    def translate(self, texts, beam_size=None, n_best=1, greedy=False, length_penalty=None):
-        """Per text {"translation", "hypotheses": [{"text", "score"}], best first}, by beam search (rnnkit's
-        models/beam_search.py, one sentence at a time) or greedily."""
+    def translate(self, texts, beam_size=None, n_best=1, greedy=False, length_penalty=None, batch_size=64):
+        """Per text {"translation", "hypotheses": [{"text", "score"}], best first}, by rnnkit's beam search
+        (models/beam_search.py) or greedily (no score), sentences sorted by length and batched as rnnkit
+        batches them."""
         m = self.manifest
         source, target = Vocabulary(m["source_vocabulary"]), Vocabulary(m["target_vocabulary"])
         d = m["decode"]
         k = beam_size or d["beam_size"]
         alpha = d["length_penalty"] if length_penalty is None else length_penalty
-        results = []
-        for text in texts:
-            ids = source.encode(text)
-            if not ids:
-                results.append({"translation": "", "hypotheses": [{"text": "", "score": 0.0}]})
-                continue
-            state = self.encoder.run(None, {"source": np.array([ids], np.int64), "lengths": np.array([len(ids)])})
-            state = dict(zip(m["state"], state))
-            limit = int(np.floor(d["max_length_a"] * len(ids) + d["max_length_b"]))
-            found = self._greedy(state, limit) if greedy else self._beam(state, limit, k, n_best, alpha)
-            hypotheses = [{"text": target.decode(tokens), "score": score} for tokens, score in found]
-            results.append({"translation": hypotheses[0]["text"], "hypotheses": hypotheses})
+        ids = [source.encode(text) for text in texts]
+        results = [{"translation": "", "hypotheses": [{"text": "", "score": 0.0}]} for _ in texts]
+        order = sorted((i for i in range(len(texts)) if ids[i]), key=lambda i: len(ids[i]))
+        for first in range(0, len(order), batch_size):
+            rows = order[first:first + batch_size]
+            lengths = np.array([len(ids[i]) for i in rows], np.int64)
+            batch = np.zeros((len(rows), lengths.max()), np.int64)
+            for r, i in enumerate(rows):
+                batch[r, :lengths[r]] = ids[i]
+            state = dict(zip(m["state"], self.encoder.run(None, {"source": batch, "lengths": lengths})))
+            limits = np.floor(d["max_length_a"] * lengths + d["max_length_b"]).clip(min=0).astype(np.int64)
+            found = self._greedy(state, limits) if greedy else self._beam(state, limits, k, n_best, alpha)
+            for i, hypotheses in zip(rows, found):
+                texts_ = [{"text": target.decode(tokens), "score": score} for tokens, score in hypotheses]
+                results[i] = {"translation": texts_[0]["text"], "hypotheses": texts_}
         return results
 
     def _step(self, token, state):
@@ -379,57 +383,83 @@ class Exported:
         return outputs[0].astype(np.float64), state
 
     @staticmethod
-    def _restrict(log_probs, step, limit):
-        """rnnkit's restrict: PAD and BOS never; only EOS once ``limit`` tokens are out."""
+    def _select(state, rows):
+        return {name: value[:, rows] if name in ("h", "c") else value[rows] for name, value in state.items()}
+
+    @staticmethod
+    def _restrict(log_probs, step, limits):
+        """rnnkit's restrict, per row: PAD and BOS never; only EOS once a row has its limit of tokens."""
         log_probs = log_probs.copy()
-        if step >= limit:
-            keep = log_probs[:, EOS].copy()
-            log_probs[:] = -np.inf
-            log_probs[:, EOS] = keep
-        else:
-            log_probs[:, [PAD, BOS]] = -np.inf
+        at_max = step >= limits  # (R,)
+        eos = log_probs[:, EOS].copy()
+        log_probs[:, [PAD, BOS]] = -np.inf
+        log_probs[at_max] = -np.inf
+        log_probs[at_max, EOS] = eos[at_max]
         return log_probs
 
-    def _greedy(self, state, limit):
-        token, tokens, total = np.array([BOS]), [], 0.0
-        for step in range(limit + 1):
+    def _greedy(self, state, limits):
+        """The likeliest token at each step for every sentence at once (models/seq2seq.py greedy)."""
+        token = np.full(len(limits), BOS)
+        done = np.zeros(len(limits), bool)
+        tokens = [[] for _ in limits]
+        for step in range(int(limits.max()) + 1):
             log_probs, state = self._step(token, state)
-            log_probs = self._restrict(log_probs, step, limit)
-            token = np.array([int(log_probs[0].argmax())])
-            total += float(log_probs[0, token[0]])
-            if token[0] == EOS:
+            token = self._restrict(log_probs, step, limits).argmax(1)
+            token[done] = PAD
+            for r in np.nonzero(~done & (token != EOS))[0]:
+                tokens[r].append(int(token[r]))
+            done |= token == EOS
+            if done.all():
                 break
-            tokens.append(int(token[0]))
-        return [(tokens, total)]
+        return [[(t, None)] for t in tokens]  # greedy hypotheses have no score, as in rnnkit
 
-    def _beam(self, state, limit, k, n_best, alpha):
+    def _beam(self, state, limits, k, n_best, alpha):
+        """rnnkit's batched beam search: k live rows per sentence, the 2k best candidates, finished ones
+        kept by GNMT-penalized score, sentences leaving the batch once nothing live can beat them."""
         def penalty(length):
-            return ((5 + length) / 6) ** alpha  # GNMT's, as rnnkit's
+            return ((5 + length) / 6) ** alpha
 
-        state = {name: np.repeat(value, k, axis=1 if name in ("h", "c") else 0) for name, value in state.items()}
-        scores = np.full(k, -np.inf)
-        scores[0] = 0.0
-        token, history, finished = np.full(k, BOS), [[] for _ in range(k)], []
-        for step in range(limit + 1):
+        B = len(limits)
+        state = self._select(state, np.repeat(np.arange(B), k))
+        active = np.arange(B)
+        scores = np.full((B, k), -np.inf)
+        scores[:, 0] = 0.0
+        token, history, finished = np.full(B * k, BOS), [[] for _ in range(B * k)], [[] for _ in range(B)]
+        for step in range(int(limits.max()) + 1):
+            n = len(active)
             log_probs, state = self._step(token, state)
-            log_probs = self._restrict(log_probs, step, limit)
+            log_probs = self._restrict(log_probs, step, np.repeat(limits[active], k))
             V = log_probs.shape[1]
-            total = (scores[:, None] + log_probs).reshape(-1)
-            best = np.argsort(-total, kind="stable")[:min(2 * k, k * V)]
-            top, origin, word = total[best], best // V, best % V
-            for j in range(min(k, len(best))):
-                if word[j] == EOS and np.isfinite(top[j]):
-                    finished.append((history[origin[j]], float(top[j]) / penalty(step + 1)))
-            finished = sorted(finished, key=lambda h: -h[1])[:n_best]
-            live = [j for j in range(len(best)) if word[j] != EOS][:k]
-            scores = np.array([top[j] if j in live else -np.inf for j in live] + [-np.inf] * (k - len(live)))
-            rows = np.array([origin[j] for j in live] + [origin[live[0]] if live else 0] * (k - len(live)))
-            history = [history[r] + [int(word[j])] for r, j in zip(rows, live)] + [[]] * (k - len(live))
-            token = np.array([word[j] for j in live] + [PAD] * (k - len(live)))
-            state = {name: value[:, rows] if name in ("h", "c") else value[rows] for name, value in state.items()}
-            bound = scores[0] / penalty(limit + 1)  # nothing live can score above it
-            if not np.isfinite(bound) or (len(finished) >= n_best and finished[n_best - 1][1] >= bound):
+            total = (scores[:, :, None] + log_probs.reshape(n, k, V)).reshape(n, k * V)
+            c = min(2 * k, k * V)  # the c best of each row, then sorted: a selection, as torch.topk
+            best = np.argpartition(-total, c - 1, axis=1)[:, :c] if c < k * V else np.tile(np.arange(k * V), (n, 1))
+            best = np.take_along_axis(best, np.argsort(-np.take_along_axis(total, best, 1), axis=1, kind="stable"), 1)
+            top = np.take_along_axis(total, best, 1)
+            origin, word = best // V + k * np.arange(n)[:, None], best % V
+            is_eos = word == EOS
+            for i, j in zip(*np.nonzero(is_eos[:, :k] & np.isfinite(top[:, :k]))):
+                kept = finished[active[i]]
+                kept.append((history[origin[i, j]], float(top[i, j]) / penalty(step + 1)))
+                kept.sort(key=lambda h: -h[1])
+                del kept[n_best:]
+            live = np.where(is_eos, -np.inf, top)
+            pick = np.argsort(-live, axis=1, kind="stable")[:, :k]
+            scores = np.take_along_axis(live, pick, 1)
+            rows = np.take_along_axis(origin, pick, 1).reshape(-1)
+            token = np.take_along_axis(word, pick, 1).reshape(-1)
+            history = [history[r] + [int(t)] for r, t in zip(rows, token)]
+            state = self._select(state, rows)
+            bound = scores[:, 0] / penalty(limits[active] + 1)
+            going = np.array([not (b == -np.inf or (len(finished[s]) >= n_best and finished[s][n_best - 1][1] >= b))
+                              for b, s in zip(bound, active)])
+            if not going.any():
                 break
+            if not going.all():  # done sentences leave the batch
+                keep = np.nonzero(going)[0]
+                rows = (keep[:, None] * k + np.arange(k)).reshape(-1)
+                active, scores, token = active[keep], scores[keep], token[rows]
+                history = [history[r] for r in rows]
+                state = self._select(state, rows)
         return finished
 
 
