@@ -61,12 +61,7 @@ def main() -> None:
         return lambda: [r["label"] for r in exported.classify(texts, args.batch_size)]
 
     runs = {"PyTorch": pytorch, "onnxruntime fp32": onnx(fp32), "onnxruntime int8": onnx(int8)}
-    best, answers = {name: float("inf") for name in runs}, {}
-    for _ in range(args.repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            answers[name] = run()
-            best[name] = min(best[name], time.perf_counter() - start)
+    best, answers = race(runs, args.repeats)
     print(f"{len(texts)} validation texts of {trained.checkpoint}, batch {args.batch_size}, best of {args.repeats}, "
           f"{torch.get_num_threads()} threads")
     print("| | accuracy | texts/s | time vs PyTorch | labels equal to PyTorch's |")
@@ -76,6 +71,18 @@ def main() -> None:
         same = sum(a == b for a, b in zip(answers[name], answers["PyTorch"])) / len(labels)
         print(f"| {name} | {accuracy:.4f} | {len(texts) / best[name]:,.0f} | {best[name] / best['PyTorch']:.2f}x | "
               f"{100 * same:.2f}% |")
+
+
+def race(runs: dict, repeats: int):
+    """(best seconds, last result) of each of ``runs`` (name: a function of nothing), the runs taking
+    turns within each repeat, so that a busy moment of the machine falls on all of them alike."""
+    best, results = {name: float("inf") for name in runs}, {}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            results[name] = run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best, results
 
 
 def generation(args, Exported) -> None:
@@ -90,12 +97,7 @@ def generation(args, Exported) -> None:
 
     runs = {"PyTorch": pytorch, "onnxruntime fp32": onnx(Exported(args.export)),
             "onnxruntime int8": onnx(Exported(args.export, "model.int8.onnx"))}
-    best, texts = {name: float("inf") for name in runs}, {}
-    for _ in range(args.repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            texts[name] = run()
-            best[name] = min(best[name], time.perf_counter() - start)
+    best, texts = race(runs, args.repeats)
     losses = validation_loss(args, model, tokenizer, meta)
     print(f"greedy generation of {args.tokens} tokens after {args.prompt!r}, {meta['checkpoint']}, best of "
           f"{args.repeats}, {torch.get_num_threads()} threads; loss on the first {args.eval_tokens:,} tokens of the "
@@ -133,12 +135,7 @@ def translation(args, Exported) -> None:
                                     trained.translate(sources, greedy=greedy, batch_size=args.batch_size)],
                 "onnxruntime fp32": lambda: [r["translation"] for r in fp32.translate(sources, greedy=greedy)],
                 "onnxruntime int8": lambda: [r["translation"] for r in int8.translate(sources, greedy=greedy)]}
-        best, outputs = {name: float("inf") for name in runs}, {}
-        for _ in range(args.repeats):
-            for name, run in runs.items():
-                start = time.perf_counter()
-                outputs[name] = run()
-                best[name] = min(best[name], time.perf_counter() - start)
+        best, outputs = race(runs, args.repeats)
         for name in runs:
             bleu = corpus_scores(outputs[name], references)["bleu"]
             same = sum(a == b for a, b in zip(outputs[name], outputs["PyTorch"])) / len(sources)
@@ -161,12 +158,7 @@ def tagging(args, Exported) -> None:
     runs = {"PyTorch": lambda: trained.tag(tokens, args.batch_size),
             "onnxruntime fp32": lambda: [r["tags"] for r in fp32.tag(tokens, args.batch_size)],
             "onnxruntime int8": lambda: [r["tags"] for r in int8.tag(tokens, args.batch_size)]}
-    best, outputs = {name: float("inf") for name in runs}, {}
-    for _ in range(args.repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            outputs[name] = run()
-            best[name] = min(best[name], time.perf_counter() - start)
+    best, outputs = race(runs, args.repeats)
     print(f"{len(tokens)} validation sentences of {trained.checkpoint}, batch {args.batch_size}, best of "
           f"{args.repeats}, {torch.get_num_threads()} threads (the runner's batches in input order, rnnkit's sorted)")
     print("| | span F1 | sentences/s | time vs PyTorch | sentences tagged as PyTorch tags them |")

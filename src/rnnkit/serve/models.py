@@ -46,7 +46,7 @@ class Served:
         """What GET /v1/models says of this model."""
         model = self.config.model
         parameters = sum(p.numel() for p in self.model().parameters())
-        layer = (f"{'bi' if getattr(model, 'bidirectional', False) else ''}{model.cell} "
+        layer = (f"{'bi' if model.bidirectional else ''}{model.cell} "
                  f"{model.num_layers}x{model.hidden_size}")
         return {"name": self.name, "task": self.task, "endpoint": f"/v1/models/{self.name}/{self.endpoint}",
                 "run": os.path.basename(os.path.abspath(self.path)), "checkpoint": os.path.basename(self.checkpoint),
@@ -220,7 +220,7 @@ class ForecasterServed(Served):
                         else:
                             results.append(self._forecast(forecast_file(self.trained, path)))
                 except DataError as problem:
-                    raise DataError(str(problem).replace(path, "body").replace("--alerts", "alerts")) from None
+                    raise DataError(str(problem).replace(path, "body")) from None  # the client sent no file
         return results
 
     def _forecast(self, result: dict) -> dict:

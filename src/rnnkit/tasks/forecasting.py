@@ -366,7 +366,7 @@ def alerts(trained: TrainedForecaster, path: str, level: float, batch_size: int 
 
     d, m = trained.config.data, trained.config.model
     if not m.probabilistic:
-        raise DataError("--alerts needs a probabilistic model (model.likelihood=gaussian or student_t); this "
+        raise DataError("alerts need a probabilistic model (model.likelihood=gaussian or student_t); this "
                         "run's model gives point forecasts only")
     series = read_new(trained, path)
     horizon_times = None
